@@ -1,0 +1,28 @@
+"""skimb: a scikit-learn-compatible PyTorch classifier for heavily imbalanced binary data."""
+
+from .classifier import ImbalancedNetClassifier
+from .data import SQLiteDataset, write_sqlite
+from .losses import FocalLoss
+from .modules import MLP
+from .samplers import BatchBalancedSampler, OverSampler, UnderSampler, WeightedSampler
+from .schedules import DeferredReweighting, LinearDecay, PlateauIncrease, WeightSchedule
+from .weights import effective_number
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BatchBalancedSampler",
+    "DeferredReweighting",
+    "FocalLoss",
+    "ImbalancedNetClassifier",
+    "LinearDecay",
+    "MLP",
+    "OverSampler",
+    "PlateauIncrease",
+    "SQLiteDataset",
+    "UnderSampler",
+    "WeightSchedule",
+    "WeightedSampler",
+    "effective_number",
+    "write_sqlite",
+]

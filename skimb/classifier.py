@@ -1,0 +1,586 @@
+"""ImbalancedNetClassifier: skorch's binary classifier, configured for rare positives."""
+
+import inspect
+from contextlib import contextmanager, nullcontext
+
+import numpy as np
+import torch
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch import NeuralNetBinaryClassifier
+from skorch.callbacks import EpochScoring, EpochTimer, PassthroughScoring, PrintLog
+from skorch.dataset import unpack_data
+from skorch.utils import is_dataset
+from torch.utils.data import BatchSampler, Subset
+
+from . import _scoring
+from ._params import check_params
+from .data.batches import ArrayDataset, EncodedTargets, collate
+from .losses import FocalLoss
+from .modules import MLP
+from .samplers import SAMPLERS
+from .schedules import SCHEDULES
+from .weights import resolve_pos_weight
+
+_AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
+    """A scikit-learn classifier on a PyTorch module, for heavily imbalanced binary data.
+
+    A :class:`skorch.NeuralNetBinaryClassifier` whose loss, positive weight, batch
+    sampling and weight schedule are parameters, so ``GridSearchCV`` can search them.
+    Every skorch parameter keeps working (``max_epochs``, ``lr``, ``batch_size``,
+    ``callbacks``, ``train_split``, ``module__*``, ``iterator_train__*``, ...).
+
+    The positive class is ``classes_[1]``: the later of the two labels in
+    ``np.unique`` order, as in scikit-learn's scorers.
+
+    Parameters
+    ----------
+    module : None, nn.Module class or instance, default=None
+        The network; it must return one logit per row, shape ``(n,)`` or ``(n, 1)``.
+        ``None`` uses :class:`skimb.modules.MLP`. A module class that takes
+        ``input_dim`` gets it from ``X`` at fit time.
+    loss : {"bce", "focal"}, default="bce"
+        ``BCEWithLogitsLoss`` or :class:`skimb.losses.FocalLoss`.
+    pos_weight : None, float > 0, "balanced", "sqrt" or callable, default="balanced"
+        Weight of the positive class in the loss. ``"balanced"`` is n_neg / n_pos,
+        ``"sqrt"`` its square root, a callable ``f(y) -> float`` receives 0/1 labels
+        (see :func:`skimb.weights.effective_number`). Names and callables are resolved
+        on the class counts one epoch presents to the loss: the training rows after
+        the internal validation split, as the ``sampler`` resamples them. A float is
+        used as given; ``None`` means 1.
+    focal_alpha : None or float in [0, 1], default=0.25
+        Focal loss alpha (only with ``loss="focal"``).
+    focal_gamma : float >= 0, default=2.0
+        Focal loss gamma (only with ``loss="focal"``).
+    sampler : None, "batch_balanced", "weighted", "undersample", "oversample", or a
+        torch Sampler class or instance, default=None
+        How training batches are drawn (see :mod:`skimb.samplers`); options via
+        ``sampler__*``. ``None`` shuffles. A class is built as
+        ``cls(train_labels, **sampler__kwargs)``; an instance is used as given.
+    weight_schedule : None, "linear", "plateau", "deferred" or a
+        :class:`skimb.schedules.WeightSchedule`, default=None
+        How the positive weight moves over epochs; options via ``weight_schedule__*``.
+    device : str, default="auto"
+        ``"auto"`` trains on CUDA when available, else on the CPU.
+    random_state : None or int, default=None
+        An int makes ``fit`` reproducible (weights, split, shuffling, samplers,
+        dropout) and leaves torch's global RNG as it was.
+    precision : None, "bf16" or "fp16", default=None
+        Mixed precision: forward passes under ``torch.autocast``; the loss is always
+        computed in float32. ``"fp16"`` on CUDA also scales the gradients.
+    optimizer : torch optimizer class, default=torch.optim.Adam
+    lr : float, default=0.001
+    max_epochs : int, default=20
+    batch_size : int, default=256
+    dataset : Dataset class, default=skimb.data.ArrayDataset
+        In-memory arrays are held as tensors and fetched a batch at a time;
+        ``dataset__device="auto"`` keeps them on the training device for the fit.
+    **kwargs
+        Any other skorch parameter or prefixed option.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (2,)
+        The two labels, sorted; ``classes_[1]`` is the positive class.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Column names, when ``X`` was a DataFrame with string column names.
+    pos_weight_ : float
+        The resolved positive weight (before any schedule).
+    sampler_ : Sampler or None
+        The sampler of the last fit.
+    device_ : str
+        The device the module lives on.
+    history_ : skorch History
+        Per-epoch ``train_loss``, ``valid_loss``, ``valid_roc_auc``, ``valid_ap``,
+        ``valid_f1`` and ``pos_weight`` (the weight in force).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from skimb import ImbalancedNetClassifier
+    >>> X, y = make_classification(2000, weights=[0.95], random_state=0)
+    >>> clf = ImbalancedNetClassifier(max_epochs=5, random_state=0, verbose=0)
+    >>> clf.fit(X, y).predict_proba(X[:3]).shape
+    (3, 2)
+    >>> clf.pos_weight_ > 10
+    True
+    >>> sorted(k for k in clf.history[-1] if k.startswith("valid_"))
+    ['valid_ap', 'valid_f1', 'valid_loss', 'valid_roc_auc']
+    """
+
+    prefixes_ = NeuralNetBinaryClassifier.prefixes_ + ["sampler", "weight_schedule"]
+
+    def __init__(
+        self,
+        module=None,
+        *,
+        loss="bce",
+        pos_weight="balanced",
+        focal_alpha=0.25,
+        focal_gamma=2.0,
+        sampler=None,
+        weight_schedule=None,
+        device="auto",
+        random_state=None,
+        precision=None,
+        optimizer=torch.optim.Adam,
+        lr=0.001,
+        max_epochs=20,
+        batch_size=256,
+        dataset=ArrayDataset,
+        **kwargs,
+    ):
+        super().__init__(
+            module,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            dataset=dataset,
+            device=device,
+            **kwargs,
+        )
+        self.loss = loss
+        self.pos_weight = pos_weight
+        self.focal_alpha = focal_alpha
+        self.focal_gamma = focal_gamma
+        self.sampler = sampler
+        self.weight_schedule = weight_schedule
+        self.random_state = random_state
+        self.precision = precision
+
+    # -- parameters ----------------------------------------------------------------
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        tags.target_tags.required = True
+        return tags
+
+    def _get_param_names(self):
+        # skorch stores `_params_to_validate` in __init__; it is no parameter.
+        return [k for k in super()._get_param_names() if not k.startswith("_")]
+
+    @property
+    def classes_(self):
+        try:
+            return self.__dict__["classes_"]
+        except KeyError:
+            raise AttributeError("classes_ is set by fit") from None
+
+    @classes_.setter
+    def classes_(self, value):
+        self.__dict__["classes_"] = value
+
+    @property
+    def _default_callbacks(self):
+        def score(name, function):
+            return (name, EpochScoring(function, name=name, lower_is_better=False))
+
+        return [
+            ("epoch_timer", EpochTimer()),
+            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
+            ("valid_loss", PassthroughScoring(name="valid_loss")),
+            score("valid_roc_auc", _scoring.valid_roc_auc),
+            score("valid_ap", _scoring.valid_ap),
+            score("valid_f1", _scoring.valid_f1),
+            ("print_log", PrintLog()),
+        ]
+
+    def get_default_callbacks(self):
+        callbacks = list(super().get_default_callbacks())
+        schedule = self._make_schedule()
+        if schedule is not None:
+            callbacks.append(("weight_schedule", schedule))
+        return callbacks
+
+    # -- fitting -----------------------------------------------------------------
+    def fit(self, X, y=None, **fit_params):
+        """Initialize the module (unless ``warm_start``) and train it on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), DataFrame, or torch Dataset
+            Training data; a Dataset yields ``(x, label)`` pairs
+            (e.g. :class:`skimb.data.SQLiteDataset`).
+        y : array-like of shape (n_samples,) or None
+            Two distinct labels. May be ``None`` when ``X`` has a ``labels``
+            attribute, as ``SQLiteDataset`` has.
+        **fit_params
+            Passed to the module's ``forward`` and to ``train_split``.
+
+        Returns
+        -------
+        self
+        """
+        check_params(self)
+        with self._fit_context(epochs_done=0):
+            X, y = self._prepare_training_data(X, y, reset=True)
+            if not self.warm_start or not self.initialized_:
+                self.initialize()
+            # Skip our partial_fit: the data are prepared already.
+            super().partial_fit(X, y, _routing_method="fit", **fit_params)
+        return self
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """Train for ``max_epochs`` more epochs without re-initializing the module.
+
+        Parameters are as in :meth:`fit`; ``classes`` is accepted for scikit-learn
+        compatibility and checked against ``classes_``.
+
+        Returns
+        -------
+        self
+        """
+        check_params(self)
+        first_call = not self.initialized_
+        epochs_done = 0 if first_call else len(self.history)
+        with self._fit_context(epochs_done=epochs_done):
+            X, y = self._prepare_training_data(X, y, reset=first_call)
+            if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+                raise ValueError(f"classes={list(classes)} differ from the labels seen, "
+                                 f"{list(self.classes_)}")
+            super().partial_fit(X, y, **fit_params)
+        return self
+
+    def _prepare_training_data(self, X, y, reset):
+        """Validate ``X`` and ``y``; return the data skorch trains on and 0/1 targets."""
+        if is_dataset(X):
+            labels = self._dataset_labels(X, y)
+            y01 = self._encode_labels(labels, reset=reset)
+            if reset:
+                self.n_features_in_ = _dataset_width(X)
+            return EncodedTargets(X, self.classes_[1]), y01
+        if y is None:
+            raise ValueError(f"This {type(self).__name__} estimator requires y to be "
+                             "passed, but the target y is None.")
+        X, y = validate_data(self, X, y, dtype=np.float32, reset=reset, y_numeric=False)
+        return X, self._encode_labels(y, reset=reset)
+
+    @staticmethod
+    def _dataset_labels(X, y):
+        if y is not None:
+            return np.asarray(y)
+        labels = getattr(X, "labels", None)
+        if labels is None:
+            raise ValueError(f"y is None and the dataset {type(X).__name__} has no "
+                             "`labels` attribute; pass y (the labels of its rows)")
+        return np.asarray(labels)
+
+    def _encode_labels(self, y, reset):
+        y = np.asarray(y)
+        if y.ndim != 1:
+            raise ValueError(f"y must be 1-dimensional, got shape {y.shape}")
+        check_classification_targets(y)
+        classes = np.unique(y)
+        if reset:
+            if len(classes) != 2:
+                kind = "only one class" if len(classes) == 1 else f"{len(classes)} classes"
+                raise ValueError(
+                    f"Only binary classification is supported: y must hold exactly two "
+                    f"distinct labels, got {kind}: {classes[:10].tolist()}")
+            self.classes_ = classes
+        elif not np.isin(classes, self.classes_).all():
+            unseen = classes[~np.isin(classes, self.classes_)].tolist()
+            raise ValueError(f"y has labels {unseen} not seen in the first fit, whose "
+                             f"classes are {self.classes_.tolist()}")
+        return (y == self.classes_[1]).astype(np.float32)
+
+    # -- skorch hooks --------------------------------------------------------------
+    def initialize_module(self):
+        kwargs = self.get_params_for("module")
+        module = MLP if self.module is None else self.module
+        if isinstance(module, type) and "input_dim" not in kwargs and _accepts(
+            module, "input_dim"
+        ):
+            if not hasattr(self, "n_features_in_"):
+                raise ValueError("the input size is inferred from X in fit; call fit, "
+                                 "or pass module__input_dim to initialize before")
+            kwargs["input_dim"] = self.n_features_in_
+        self.module_ = self.initialized_instance(module, kwargs)
+        return self
+
+    def initialize_criterion(self):
+        if self.criterion is not torch.nn.BCEWithLogitsLoss:
+            return super().initialize_criterion()  # the user's own criterion
+        kwargs = self.get_params_for("criterion")
+        # The weight is resolved on the training rows later (get_split_datasets) and
+        # written into this buffer, so schedules can change it in place.
+        kwargs.setdefault("pos_weight", torch.ones(1))
+        if self.loss == "focal":
+            kwargs.setdefault("alpha", self.focal_alpha)
+            kwargs.setdefault("gamma", self.focal_gamma)
+            self.criterion_ = FocalLoss(**kwargs)
+        else:
+            self.criterion_ = torch.nn.BCEWithLogitsLoss(**kwargs)
+        return self
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
+        train_labels = _subset_labels(dataset_train, y)
+        self.sampler_ = self._make_sampler(train_labels)
+        self.pos_weight_ = resolve_pos_weight(
+            self.pos_weight, _presented_labels(self.sampler_, train_labels)
+        )
+        self.set_weight_in_force(self.pos_weight_)
+        return dataset_train, dataset_valid
+
+    def get_dataset(self, X, y=None):
+        if not is_dataset(X) and self.dataset is ArrayDataset:
+            kwargs = self.get_params_for("dataset")
+            if kwargs.get("device") == "auto":
+                kwargs["device"] = self.device
+            return ArrayDataset(X, y, **kwargs)
+        return super().get_dataset(X, y)
+
+    def get_iterator(self, dataset, training=False):
+        prefix = "iterator_train" if training else "iterator_valid"
+        kwargs = self.get_params_for(prefix)
+        kwargs.setdefault("collate_fn", collate)
+        if torch.device(self.device).type == "cuda" and not _on_cuda(dataset):
+            kwargs.setdefault("pin_memory", True)
+        sampler = getattr(self, "sampler_", None) if training else None
+        if sampler is not None and _sampler_fits(sampler, dataset):
+            kwargs.pop("shuffle", None)
+            if isinstance(sampler, BatchSampler):
+                kwargs.pop("batch_size", None)
+                return self.iterator_train(dataset, batch_sampler=sampler, **kwargs)
+            kwargs["sampler"] = sampler
+        elif training and "sampler" not in kwargs and "batch_sampler" not in kwargs:
+            kwargs.setdefault("shuffle", True)  # skorch leaves training order fixed
+        if "batch_sampler" not in kwargs:
+            kwargs.setdefault("batch_size", self.batch_size)
+            if kwargs["batch_size"] == -1:
+                kwargs["batch_size"] = len(dataset)
+        iterator = self.iterator_train if training else self.iterator_valid
+        return iterator(dataset, **kwargs)
+
+    def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        super().on_epoch_end(net, dataset_train, dataset_valid, **kwargs)
+        self.history.record("pos_weight", self.weight_in_force())
+
+    def infer(self, x, **fit_params):
+        if isinstance(x, torch.Tensor):
+            x = x.to(self.device, non_blocking=True)
+        dtype = _AUTOCAST_DTYPES.get(self.precision)
+        if dtype is None:
+            return super().infer(x, **fit_params)
+        with torch.autocast(torch.device(self.device).type, dtype=dtype):
+            return super().infer(x, **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        if isinstance(y_true, torch.Tensor):
+            y_true = y_true.to(self.device, non_blocking=True)
+        # Under autocast the logits may be half precision: the loss is float32.
+        return super().get_loss(y_pred.float(), y_true, X=X, training=training)
+
+    def train_step_single(self, batch, **fit_params):
+        scaler = self._grad_scaler()
+        if scaler is None:
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        scaler.scale(loss).backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def _step_optimizer(self, step_fn):
+        scaler = self._grad_scaler()
+        if scaler is None:
+            return super()._step_optimizer(step_fn)
+        step_fn()
+        for name in self._optimizers:
+            scaler.step(getattr(self, name + "_"))
+        scaler.update()
+        return None
+
+    # -- the positive weight ---------------------------------------------------------
+    def set_weight_in_force(self, weight):
+        """Write ``weight`` into the criterion's ``pos_weight`` buffer, in place."""
+        buffer = getattr(self.criterion_, "pos_weight", None)
+        if isinstance(buffer, torch.Tensor):
+            buffer.fill_(float(weight))
+        elif weight != 1.0 or self.weight_schedule is not None:
+            raise ValueError(f"criterion {type(self.criterion_).__name__} has no "
+                             "pos_weight buffer to hold a positive weight; use "
+                             "pos_weight=None or a BCE-style criterion")
+
+    def weight_in_force(self):
+        """The positive weight the criterion uses now (1.0 if it has none)."""
+        buffer = getattr(self.criterion_, "pos_weight", None)
+        return float(buffer.reshape(-1)[0]) if isinstance(buffer, torch.Tensor) else 1.0
+
+    # -- prediction ------------------------------------------------------------------
+    def predict_proba(self, X):
+        """Probabilities of shape ``(n_samples, 2)``, columns in ``classes_`` order.
+
+        ``X`` may be an array, a DataFrame or a torch Dataset (streamed by batch).
+        """
+        check_is_fitted(self)
+        if not is_dataset(X):
+            X = validate_data(self, X, dtype=np.float32, reset=False)
+        with self._device_context():
+            return super().predict_proba(X)
+
+    def predict(self, X):
+        """Labels from ``classes_``: the positive one where its probability > ``threshold``."""
+        positive = self.predict_proba(X)[:, 1] > self.threshold
+        return self.classes_[positive.astype(int)]
+
+    def forward_iter(self, X, training=False, device="cpu"):
+        with self._device_context():
+            yield from super().forward_iter(X, training=training, device=device)
+
+    def initialize(self):
+        with self._device_context():
+            self.device_ = self.device
+            return super().initialize()
+
+    # -- device, randomness, pickling ------------------------------------------------
+    @contextmanager
+    def _device_context(self):
+        """Within it, ``self.device`` is the concrete device "auto" resolves to."""
+        requested = self.__dict__.get("device")
+        if requested != "auto":
+            yield
+            return
+        self.__dict__["device"] = _resolve_device(requested)
+        try:
+            yield
+        finally:
+            self.__dict__["device"] = requested
+
+    @contextmanager
+    def _fit_context(self, epochs_done):
+        with self._device_context():
+            if self.random_state is None:
+                seeded = nullcontext()
+            else:
+                device = torch.device(self.device)
+                cuda = [device.index or 0] if device.type == "cuda" else []
+                seeded = torch.random.fork_rng(devices=cuda)
+            with seeded:
+                if self.random_state is not None:
+                    # A partial_fit that continues a history draws fresh batches.
+                    seed = np.random.SeedSequence([self.random_state, epochs_done])
+                    torch.manual_seed(int(seed.generate_state(1)[0]))
+                yield
+
+    def _grad_scaler(self):
+        if self.precision != "fp16" or torch.device(self.device).type != "cuda":
+            return None
+        if getattr(self, "grad_scaler_", None) is None:
+            self.grad_scaler_ = torch.amp.GradScaler("cuda")
+        return self.grad_scaler_
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if state.get("device") == "auto":
+            # Record where the tensors live so that unpickling can map them.
+            state["device"] = getattr(self, "device_", "cpu")
+            state["device_requested_auto_"] = True
+        return state
+
+    def __setstate__(self, state):
+        auto = state.pop("device_requested_auto_", False)
+        if auto:
+            state["device"] = _resolve_device("auto")
+        super().__setstate__(state)
+        if auto:
+            self.__dict__["device"] = "auto"
+            self.device_ = _resolve_device("auto")
+
+    # -- strategies ------------------------------------------------------------------
+    def _make_sampler(self, train_labels):
+        kwargs = self.get_params_for("sampler")
+        if self.sampler is None:
+            if kwargs:
+                raise ValueError(f"sampler options {sorted(kwargs)} were given, but "
+                                 "sampler=None")
+            return None
+        if not isinstance(self.sampler, (str, type)):
+            return self.sampler  # an instance: used as given
+        cls = SAMPLERS[self.sampler] if isinstance(self.sampler, str) else self.sampler
+        if issubclass(cls, BatchSampler) and _accepts(cls, "batch_size"):
+            batch_size = self.get_params_for("iterator_train").get("batch_size")
+            kwargs.setdefault("batch_size", batch_size or self.batch_size)
+        if _accepts(cls, "seed"):
+            # Drawn from torch's RNG, which random_state seeds.
+            kwargs.setdefault("seed", int(torch.randint(0, 2**62, ()).item()))
+        return cls(train_labels, **kwargs)
+
+    def _make_schedule(self):
+        schedule = self.weight_schedule
+        if schedule is None:
+            return None
+        kwargs = self.get_params_for("weight_schedule")
+        if isinstance(schedule, str):
+            if schedule not in SCHEDULES:
+                return None  # reported by check_params in fit
+            return SCHEDULES[schedule](**kwargs)
+        if isinstance(schedule, type):
+            return schedule(**kwargs)
+        return schedule.set_params(**kwargs) if kwargs else schedule
+
+
+def _resolve_device(device):
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def _accepts(cls, name):
+    try:
+        parameters = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
+    )
+
+
+def _dataset_width(dataset):
+    shape = getattr(dataset, "shape", None)
+    if shape is not None and len(shape) == 2:
+        return int(shape[1])
+    x = dataset[0][0]
+    return int(np.prod(np.shape(x)))
+
+
+def _subset_labels(dataset_train, y):
+    """0/1 labels of the training rows, in the order of ``dataset_train``."""
+    y = np.asarray(y)
+    if isinstance(dataset_train, Subset) and len(dataset_train.dataset) == len(y):
+        return y[np.asarray(dataset_train.indices)]
+    if len(dataset_train) == len(y):
+        return y
+    raise ValueError(
+        f"cannot tell the labels of the {len(dataset_train)} training rows: "
+        "train_split should return torch Subsets of the data it is given")
+
+
+def _presented_labels(sampler, train_labels):
+    """Labels with the class counts one epoch of ``sampler`` shows the loss."""
+    counts = getattr(sampler, "epoch_class_counts", None)
+    if counts is None:
+        return train_labels
+    n_neg, n_pos = counts()
+    return np.repeat([0.0, 1.0], [round(n_neg), round(n_pos)])
+
+
+def _sampler_fits(sampler, dataset):
+    n_rows = getattr(sampler, "n_rows", None)
+    return n_rows is None or n_rows == len(dataset)
+
+
+def _on_cuda(dataset):
+    while isinstance(dataset, (Subset, EncodedTargets)):
+        dataset = dataset.dataset
+    X = getattr(dataset, "X", None)
+    return isinstance(X, torch.Tensor) and X.is_cuda
+

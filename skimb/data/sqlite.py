@@ -1,0 +1,365 @@
+"""A lazy, read-only torch Dataset over one SQLite table, and the writer for it."""
+
+import os
+import sqlite3
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .batches import Batch
+
+# SQLite's default limit on host parameters per statement is 32766 since 3.32.
+_MAX_PARAMS = 30000
+
+
+class SQLiteDataset(Dataset):
+    """Rows of one SQLite table as ``(x, y)`` pairs, read lazily, by batch.
+
+    Rows are addressed by their primary key, never by ``OFFSET``, and a whole batch is
+    one query (``__getitems__``), decoded with one ``np.frombuffer``. The file is opened
+    read-only (``mode=ro``: a wrong path never creates a file) and lazily in each
+    process, so the dataset is safe with DataLoader workers (fork or spawn) and joblib;
+    it pickles as its parameters and the row selection.
+
+    ``ds[rows]`` with an int array, a list, a slice or a boolean mask (also the
+    ``ds[rows, ...]`` form of scikit-learn's ``_safe_indexing``) returns a view: a
+    ``SQLiteDataset`` restricted to those rows, reading no data. So scikit-learn's
+    splitters, ``cross_val_score(clf, ds, ds.labels)`` and ``GridSearchCV`` work on it
+    unchanged. A view of a view indexes into its parent's rows.
+
+    Parameters
+    ----------
+    path : str or Path
+        The SQLite file. It must exist.
+    table : str, default="data"
+        The table to read.
+    features : None, str or list of str, default=None
+        ``None``: every column but ``label`` and the row id (one BLOB column is read as
+        float32 vectors, otherwise the columns are numeric features); a str: one BLOB
+        column of float32 vectors; a list: numeric columns, in that order.
+    label : str, default="label"
+        The label column.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        ``(n_rows, n_features)`` of the selected rows.
+    labels : ndarray
+        Every selected row's label, read without touching the features.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from skimb.data import SQLiteDataset, write_sqlite
+    >>> path = os.path.join(tempfile.mkdtemp(), "demo.db")
+    >>> write_sqlite(path, np.arange(6, dtype=np.float32).reshape(3, 2), [0, 1, 0])
+    >>> ds = SQLiteDataset(path)
+    >>> ds.shape, ds.labels.tolist()
+    ((3, 2), [0, 1, 0])
+    >>> x, y = ds[1]
+    >>> x.tolist(), int(y)
+    ([2.0, 3.0], 1)
+    >>> ds[[2, 0]].labels.tolist()
+    [0, 0]
+    """
+
+    def __init__(self, path, table="data", features=None, label="label"):
+        self.path = str(path)
+        self.table = table
+        self.features = features
+        self.label = label
+        if not Path(self.path).is_file():
+            raise FileNotFoundError(f"no SQLite file at {self.path!r}")
+        self._positions = None  # None: every row, in primary-key order
+        self._conn, self._conn_pid = None, None
+        self._all_ids = self._all_labels = None
+        self._resolve_schema()
+
+    # -- schema ----------------------------------------------------------------
+    def _resolve_schema(self):
+        conn = self._connection()
+        tables = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        if self.table not in tables:
+            raise ValueError(
+                f"no table {self.table!r} in {self.path!r}; tables are {tables}")
+        info = conn.execute(f"PRAGMA table_info({_quote(self.table)})").fetchall()
+        columns = {row[1]: (row[2] or "").upper() for row in info}
+        primary = [row[1] for row in info if row[5] == 1 and row[2].upper() == "INTEGER"]
+        self._id_column = primary[0] if len(primary) == 1 else "rowid"
+        if self.label not in columns:
+            raise ValueError(
+                f"no label column {self.label!r} in table {self.table!r}; "
+                f"columns are {list(columns)}")
+        if self.features is None:
+            names = [c for c in columns if c not in (self.label, self._id_column)]
+            if len(names) == 1 and columns[names[0]] == "BLOB":
+                names = names[0]
+        else:
+            names = self.features
+        wanted = [names] if isinstance(names, str) else list(names)
+        missing = [c for c in wanted if c not in columns]
+        if missing or not wanted:
+            raise ValueError(
+                f"feature column(s) {missing or wanted} not in table {self.table!r}; "
+                f"columns are {list(columns)}")
+        self._blob_column = names if isinstance(names, str) else None
+        self._feature_columns = wanted
+        self.n_features = self._count_features(conn)
+
+    def _count_features(self, conn):
+        if self._blob_column is None:
+            return len(self._feature_columns)
+        row = conn.execute(
+            f"SELECT length({_quote(self._blob_column)}) FROM {_quote(self.table)} "
+            "LIMIT 1").fetchone()
+        if row is None or row[0] is None:
+            raise ValueError(f"table {self.table!r} has no rows to read a feature "
+                             "vector length from")
+        return row[0] // 4
+
+    # -- connection, per process -------------------------------------------------
+    def _connection(self):
+        if self._conn is None or self._conn_pid != os.getpid():
+            uri = f"file:{quote(os.path.abspath(self.path))}?mode=ro"
+            # A busy timeout lets reads wait out another process's commit.
+            self._conn = sqlite3.connect(uri, uri=True, timeout=30,
+                                         check_same_thread=False)
+            self._conn_pid = os.getpid()
+        return self._conn
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        # Reopened (and the id/label columns re-read) lazily in the new process.
+        state.update(_conn=None, _conn_pid=None, _all_ids=None, _all_labels=None)
+        return state
+
+    # -- ids and labels ----------------------------------------------------------
+    def _load_ids_and_labels(self):
+        if self._all_ids is None:
+            rows = self._connection().execute(
+                f"SELECT {_quote(self._id_column)}, {_quote(self.label)} "
+                f"FROM {_quote(self.table)} ORDER BY 1").fetchall()
+            self._all_ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+            self._all_labels = np.array([r[1] for r in rows])
+        return self._all_ids, self._all_labels
+
+    def _selected(self, array):
+        return array if self._positions is None else array[self._positions]
+
+    @property
+    def labels(self):
+        return self._selected(self._load_ids_and_labels()[1])
+
+    @property
+    def shape(self):
+        return (len(self), self.n_features)
+
+    def __len__(self):
+        if self._positions is not None:
+            return len(self._positions)
+        if self._all_ids is None:
+            return self._connection().execute(
+                f"SELECT COUNT(*) FROM {_quote(self.table)}").fetchone()[0]
+        return len(self._all_ids)
+
+    # -- indexing ----------------------------------------------------------------
+    def __getitem__(self, key):
+        if isinstance(key, tuple):  # scikit-learn's _safe_indexing: ds[rows, ...]
+            if len(key) != 2 or key[1] not in (Ellipsis, slice(None)):
+                raise IndexError(f"SQLiteDataset supports ds[rows] and ds[rows, ...], "
+                                 f"got {key!r}")
+            key = key[0]
+        if isinstance(key, (int, np.integer)):
+            X, y = self._fetch(np.array([key]))
+            return X[0], y[0]
+        return self._view(key)
+
+    def __getitems__(self, indices):
+        X, y = self._fetch(np.asarray(indices, dtype=np.int64))
+        return Batch((torch.from_numpy(X), torch.from_numpy(y)))
+
+    def _view(self, key):
+        n = len(self)
+        positions = np.arange(n)[key] if isinstance(key, slice) else np.asarray(key)
+        if positions.dtype == bool:
+            if positions.shape != (n,):
+                raise IndexError(f"boolean mask of shape {positions.shape} does not "
+                                 f"match {n} rows")
+            positions = np.flatnonzero(positions)
+        if positions.size and not np.issubdtype(positions.dtype, np.integer):
+            raise IndexError(f"rows must be ints or a boolean mask, got "
+                             f"dtype {positions.dtype}")
+        positions = positions.astype(np.int64).ravel()
+        if positions.size and (positions.min() < -n or positions.max() >= n):
+            raise IndexError(f"row index out of range for {n} rows")
+        positions = np.where(positions < 0, positions + n, positions)
+        view = object.__new__(type(self))
+        view.__dict__.update(self.__dict__)
+        parent = self._positions
+        view._positions = positions if parent is None else parent[positions]
+        return view
+
+    # -- reading -----------------------------------------------------------------
+    def _fetch(self, indices):
+        """Features (float32, 2-d) and labels of the rows at these positions."""
+        ids, labels = self._load_ids_and_labels()
+        n = len(self)
+        if indices.size and (indices.min() < -n or indices.max() >= n):
+            raise IndexError(f"row index out of range for {n} rows")
+        indices = np.where(indices < 0, indices + n, indices)
+        positions = indices if self._positions is None else self._positions[indices]
+        wanted = ids[positions]
+        X = np.empty((len(wanted), self.n_features), dtype=np.float32)
+        for start in range(0, len(wanted), _MAX_PARAMS):
+            chunk = wanted[start:start + _MAX_PARAMS]
+            X[start:start + len(chunk)] = self._read_features(chunk)
+        return X, labels[positions]
+
+    def _read_features(self, wanted_ids):
+        columns = (_quote(self._blob_column) if self._blob_column
+                   else ", ".join(map(_quote, self._feature_columns)))
+        id_col, table = _quote(self._id_column), _quote(self.table)
+        lo, hi = int(wanted_ids.min()), int(wanted_ids.max())
+        if hi - lo + 1 == len(wanted_ids) and len(np.unique(wanted_ids)) == len(wanted_ids):
+            # A contiguous run of ids (sequential prediction): a range read.
+            rows = self._connection().execute(
+                f"SELECT {id_col}, {columns} FROM {table} WHERE {id_col} BETWEEN ? AND ?",
+                (lo, hi)).fetchall()
+        else:
+            marks = ",".join("?" * len(wanted_ids))
+            rows = self._connection().execute(
+                f"SELECT {id_col}, {columns} FROM {table} WHERE {id_col} IN ({marks})",
+                wanted_ids.tolist()).fetchall()
+        got_ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+        features = self._decode(rows)
+        order = np.argsort(got_ids, kind="stable")
+        where = order[np.searchsorted(got_ids[order], wanted_ids)]
+        return features[where]
+
+    def _decode(self, rows):
+        if self._blob_column is None:
+            return np.array([r[1:] for r in rows], dtype=np.float32).reshape(
+                len(rows), self.n_features)
+        blobs = [r[1] for r in rows]
+        expected = 4 * self.n_features
+        buffer = b"".join(blobs)
+        if len(buffer) != expected * len(blobs):
+            bad = next(r[0] for r in rows if r[1] is None or len(r[1]) != expected)
+            raise ValueError(
+                f"row id {bad} of table {self.table!r} has a feature BLOB that is not "
+                f"{self.n_features} float32 values ({expected} bytes)")
+        return np.frombuffer(buffer, dtype=np.float32).reshape(len(blobs),
+                                                               self.n_features)
+
+    def __repr__(self):
+        return (f"SQLiteDataset({self.path!r}, table={self.table!r}, "
+                f"features={self.features!r}, label={self.label!r}) with "
+                f"{len(self)} rows")
+
+
+def write_sqlite(path, X, y=None, table="data", if_exists="fail"):
+    """Write features and labels into a SQLite table that :class:`SQLiteDataset` reads.
+
+    The table has an ``id INTEGER PRIMARY KEY``, a ``features`` BLOB of float32 values
+    and an integer ``label``. Each chunk is written in one transaction, so data that
+    never fits in memory can be streamed in.
+
+    Parameters
+    ----------
+    path : str or Path
+        The SQLite file, created if it does not exist (its folder must exist).
+    X : array-like of shape (n, d), or an iterable of ``(X_chunk, y_chunk)`` pairs
+        The features, or chunks of features and labels (then ``y`` must be None).
+    y : array-like of shape (n,) or None
+        Integer (or boolean) labels, when ``X`` is an array.
+    table : str, default="data"
+        Table to write.
+    if_exists : {"fail", "replace", "append"}, default="fail"
+        What to do when the table exists: raise (so no data is lost by a mistyped
+        call), drop and re-create it, or add rows to it.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from skimb.data import write_sqlite, SQLiteDataset
+    >>> path = os.path.join(tempfile.mkdtemp(), "chunks.db")
+    >>> chunks = ((np.ones((2, 3)), [0, 1]) for _ in range(3))
+    >>> write_sqlite(path, chunks)
+    >>> SQLiteDataset(path).shape
+    (6, 3)
+    """
+    if if_exists not in ("fail", "replace", "append"):
+        raise ValueError(
+            f"if_exists={if_exists!r} is not one of 'fail', 'replace', 'append'")
+    folder = Path(path).resolve().parent
+    if not folder.is_dir():
+        raise FileNotFoundError(f"folder {str(folder)!r} of {str(path)!r} does not exist")
+    chunks = _as_chunks(X, y)
+    conn = sqlite3.connect(str(path), timeout=30)
+    try:
+        _prepare_table(conn, table, if_exists)
+        n_features = _existing_feature_count(conn, table)
+        for X_chunk, y_chunk in chunks:
+            X_chunk, y_chunk = _check_chunk(X_chunk, y_chunk, n_features)
+            n_features = X_chunk.shape[1]
+            with conn:  # one transaction per chunk
+                conn.executemany(
+                    f"INSERT INTO {_quote(table)} (features, label) VALUES (?, ?)",
+                    zip(map(bytes, X_chunk), y_chunk.tolist()))
+    finally:
+        conn.close()
+
+
+def _as_chunks(X, y):
+    if y is not None:
+        return [(X, y)]
+    if hasattr(X, "shape") or isinstance(X, (list, tuple)) and X and np.ndim(X[0]) == 1:
+        raise ValueError("y is required when X is an array; pass y, or an iterable "
+                         "of (X_chunk, y_chunk) pairs as X")
+    return X
+
+
+def _check_chunk(X_chunk, y_chunk, n_features):
+    X_chunk = np.ascontiguousarray(X_chunk, dtype=np.float32)
+    y_chunk = np.asarray(y_chunk)
+    if X_chunk.ndim != 2:
+        raise ValueError(f"X must be 2-d, got shape {X_chunk.shape}")
+    if len(X_chunk) != len(y_chunk) or y_chunk.ndim != 1:
+        raise ValueError(f"X has {len(X_chunk)} rows but y has shape {y_chunk.shape}")
+    if n_features is not None and X_chunk.shape[1] != n_features:
+        raise ValueError(f"chunk has {X_chunk.shape[1]} features, the table has "
+                         f"{n_features}")
+    if not np.isfinite(X_chunk).all():
+        raise ValueError("X contains NaN or infinity")
+    if y_chunk.dtype == bool:
+        y_chunk = y_chunk.astype(np.int64)
+    if not np.issubdtype(y_chunk.dtype, np.integer):
+        raise ValueError(f"labels must be integers or booleans, got dtype {y_chunk.dtype}")
+    return X_chunk, y_chunk
+
+
+def _prepare_table(conn, table, if_exists):
+    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
+                          (table,)).fetchone()
+    if exists and if_exists == "fail":
+        raise ValueError(f"table {table!r} already exists; pass if_exists='replace' "
+                         "or 'append'")
+    with conn:
+        if exists and if_exists == "replace":
+            conn.execute(f"DROP TABLE {_quote(table)}")
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {_quote(table)} "
+                     "(id INTEGER PRIMARY KEY, features BLOB NOT NULL, "
+                     "label INTEGER NOT NULL)")
+
+
+def _existing_feature_count(conn, table):
+    row = conn.execute(f"SELECT length(features) FROM {_quote(table)} LIMIT 1").fetchone()
+    return None if row is None else row[0] // 4
+
+
+def _quote(name):
+    return '"' + str(name).replace('"', '""') + '"'

@@ -1,0 +1,46 @@
+"""The default network: a small multi-layer perceptron that outputs one logit."""
+
+from torch import nn
+
+
+class MLP(nn.Module):
+    """Multi-layer perceptron for binary classification, returning logits of shape (n,).
+
+    Parameters
+    ----------
+    input_dim : int
+        Number of input features. :class:`skimb.ImbalancedNetClassifier` fills it in
+        from ``X`` at fit time.
+    hidden_units : sequence of int, default=(64, 32)
+        Width of each hidden layer; an empty sequence gives logistic regression.
+    dropout : float in [0, 1), default=0.1
+        Dropout probability after each hidden layer.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skimb.modules import MLP
+    >>> MLP(input_dim=5, hidden_units=(8,))(torch.zeros(3, 5)).shape
+    torch.Size([3])
+    """
+
+    def __init__(self, input_dim, hidden_units=(64, 32), dropout=0.1):
+        super().__init__()
+        if isinstance(hidden_units, int):
+            hidden_units = (hidden_units,)
+        if int(input_dim) < 1:
+            raise ValueError(f"input_dim must be a positive int, got {input_dim!r}")
+        if any(int(h) < 1 for h in hidden_units):
+            raise ValueError(f"hidden_units must be positive ints, got {hidden_units!r}")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        layers = []
+        width = int(input_dim)
+        for units in hidden_units:
+            layers += [nn.Linear(width, int(units)), nn.ReLU(), nn.Dropout(dropout)]
+            width = int(units)
+        layers.append(nn.Linear(width, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, X):
+        return self.net(X).squeeze(-1)

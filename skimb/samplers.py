@@ -1,0 +1,362 @@
+"""Torch samplers that draw training rows by class, from the labels alone.
+
+Every sampler here reads only the 0/1 label vector, never the features, so it works
+over a lazy :class:`skimb.data.SQLiteDataset` as well as over arrays. Each epoch's plan
+is a pure function of ``(seed, epoch)``: the same seed replays the same batches, the
+next epoch draws afresh, and distributed replicas that share the seed agree on the plan
+and each take a disjoint share of it, as :class:`torch.utils.data.DistributedSampler`
+does.
+"""
+
+import numbers
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import BatchSampler, Sampler
+
+__all__ = [
+    "BatchBalancedSampler",
+    "WeightedSampler",
+    "UnderSampler",
+    "OverSampler",
+    "SAMPLERS",
+]
+
+
+class _LabelSampler:
+    """Shared machinery: class indices, seeding, epochs and sharding across replicas."""
+
+    def __init__(self, labels, seed=None, num_replicas=None, rank=None):
+        labels = _binary_labels(labels)
+        self.n_rows = labels.size
+        self.pos_indices = np.flatnonzero(labels)
+        self.neg_indices = np.flatnonzero(labels == 0)
+        if self.pos_indices.size == 0 or self.neg_indices.size == 0:
+            raise ValueError(
+                f"{type(self).__name__} needs both classes among the training rows, "
+                f"got {self.neg_indices.size} negative(s) and "
+                f"{self.pos_indices.size} positive(s)"
+            )
+        if seed is None:
+            # Drawn from torch's global RNG, as torch's RandomSampler does, so that
+            # torch.manual_seed makes the sampler reproducible.
+            seed = int(torch.randint(0, 2**62, ()).item())
+        self.seed = int(seed)
+        self.num_replicas, self.rank = _replica_and_rank(num_replicas, rank)
+        self.epoch = 0
+
+    def set_epoch(self, epoch):
+        """Choose the epoch whose plan the next iteration draws (epochs from 0)."""
+        self.epoch = int(epoch)
+
+    def epoch_class_counts(self):
+        """``(n_neg, n_pos)`` that one epoch presents to the loss, over all replicas."""
+        raise NotImplementedError
+
+    def _rng(self, *stream):
+        return np.random.default_rng([self.seed, *stream])
+
+    def _next_epoch_plan(self):
+        plan = self._epoch_plan(self.epoch)
+        self.epoch += 1
+        return _shard(plan, self.num_replicas, self.rank)
+
+
+class BatchBalancedSampler(_LabelSampler, BatchSampler):
+    """Batches that each hold at least ``pos_per_batch`` positives.
+
+    Guarantees, every epoch:
+
+    - every batch holds ``k`` positives (``k = pos_per_batch``) and ``batch_size``
+      rows in all; only the last batch may be shorter, holding its ``k`` positives and
+      the remaining negatives;
+    - every negative appears exactly once, in a fresh random order;
+    - positives come from an endless stream of random permutations of all positives:
+      none is repeated before all have been used, and each cycle is shuffled anew.
+      The stream carries on across epochs, so positives are used evenly.
+
+    Yields lists of row indices: pass it as ``batch_sampler`` to a ``DataLoader``
+    (without ``batch_size`` or ``shuffle``). ``len()`` is the number of batches.
+
+    Parameters
+    ----------
+    labels : array-like of 0/1 or bool
+        Label of every row the sampler draws from (1 = positive).
+    batch_size : int
+        Rows per batch.
+    pos_per_batch : int, default=1
+        Positives per batch, ``1 <= pos_per_batch < batch_size``.
+    pos_fraction : float in (0, 1) or None, default=None
+        If set, overrides ``pos_per_batch`` with ``max(1, round(pos_fraction *
+        batch_size))``.
+    seed : int or None, default=None
+        Seed of the plan; ``None`` draws one from torch's global RNG.
+    num_replicas, rank : int or None, default=None
+        For distributed training: each replica gets every ``num_replicas``-th batch of
+        the epoch, starting at ``rank`` (batches wrap around so all get as many).
+        Default: from ``torch.distributed`` when initialised, else 1 and 0.
+
+    Examples
+    --------
+    >>> from skimb.samplers import BatchBalancedSampler
+    >>> labels = [1, 0, 0, 0, 0, 0, 0, 0]
+    >>> sampler = BatchBalancedSampler(labels, batch_size=4, seed=0)
+    >>> [sum(labels[i] for i in batch) for batch in sampler]
+    [1, 1, 1]
+    """
+
+    def __init__(
+        self,
+        labels,
+        batch_size,
+        pos_per_batch=1,
+        pos_fraction=None,
+        seed=None,
+        num_replicas=None,
+        rank=None,
+    ):
+        _check_positive_int("batch_size", batch_size, minimum=2)
+        if pos_fraction is not None:
+            if not isinstance(pos_fraction, numbers.Real) or not 0 < pos_fraction < 1:
+                raise ValueError(
+                    f"pos_fraction must be a float in (0, 1), got {pos_fraction!r}"
+                )
+            pos_per_batch = max(1, round(pos_fraction * batch_size))
+        _check_positive_int("pos_per_batch", pos_per_batch)
+        if pos_per_batch >= batch_size:
+            raise ValueError(
+                f"pos_per_batch={pos_per_batch} must be smaller than "
+                f"batch_size={batch_size} so that every batch also holds negatives"
+            )
+        super().__init__(labels, seed=seed, num_replicas=num_replicas, rank=rank)
+        self.batch_size = int(batch_size)
+        self.pos_per_batch = int(pos_per_batch)
+        self.drop_last = False
+        negs_per_batch = self.batch_size - self.pos_per_batch
+        self.n_batches = -(-self.neg_indices.size // negs_per_batch)
+
+    def __iter__(self):
+        yield from self._next_epoch_plan()
+
+    def __len__(self):
+        return -(-self.n_batches // self.num_replicas)
+
+    def epoch_class_counts(self):
+        return self.neg_indices.size, self.n_batches * self.pos_per_batch
+
+    def _epoch_plan(self, epoch):
+        negs_per_batch = self.batch_size - self.pos_per_batch
+        negatives = self._rng(0, epoch).permutation(self.neg_indices)
+        n_drawn = self.n_batches * self.pos_per_batch
+        positives = self._positive_stream(epoch * n_drawn, n_drawn)
+        return [
+            np.concatenate(
+                [
+                    positives[b * self.pos_per_batch : (b + 1) * self.pos_per_batch],
+                    negatives[b * negs_per_batch : (b + 1) * negs_per_batch],
+                ]
+            ).tolist()
+            for b in range(self.n_batches)
+        ]
+
+    def _positive_stream(self, start, count):
+        """Positions ``[start, start + count)`` of the endless stream of positives."""
+        n_pos = self.pos_indices.size
+        first_cycle, last_cycle = start // n_pos, (start + count - 1) // n_pos
+        cycles = [
+            self._rng(1, cycle).permutation(self.pos_indices)
+            for cycle in range(first_cycle, last_cycle + 1)
+        ]
+        offset = start - first_cycle * n_pos
+        return np.concatenate(cycles)[offset : offset + count]
+
+
+class _IndexSampler(_LabelSampler, Sampler):
+    """A sampler of row indices (pass it as ``sampler`` to a ``DataLoader``)."""
+
+    def __iter__(self):
+        yield from self._next_epoch_plan().tolist()
+
+    def __len__(self):
+        return -(-self._epoch_size() // self.num_replicas)
+
+
+class WeightedSampler(_IndexSampler):
+    """Rows drawn with replacement, each class with equal total probability.
+
+    The same draw as :class:`torch.utils.data.WeightedRandomSampler` with
+    inverse-frequency weights: a row of class ``c`` has probability ``0.5 / n_c``.
+
+    Parameters
+    ----------
+    labels : array-like of 0/1 or bool
+        Label of every row the sampler draws from (1 = positive).
+    num_samples : int or None, default=None
+        Draws per epoch; ``None`` = the number of rows.
+    seed, num_replicas, rank
+        As in :class:`BatchBalancedSampler`.
+
+    Examples
+    --------
+    >>> from skimb.samplers import WeightedSampler
+    >>> len(WeightedSampler([0, 0, 0, 1], seed=0))
+    4
+    """
+
+    def __init__(self, labels, num_samples=None, seed=None, num_replicas=None, rank=None):
+        super().__init__(labels, seed=seed, num_replicas=num_replicas, rank=rank)
+        if num_samples is not None:
+            _check_positive_int("num_samples", num_samples)
+        self.num_samples = self.n_rows if num_samples is None else int(num_samples)
+        probabilities = np.empty(self.n_rows)
+        probabilities[self.pos_indices] = 0.5 / self.pos_indices.size
+        probabilities[self.neg_indices] = 0.5 / self.neg_indices.size
+        self.probabilities = probabilities / probabilities.sum()
+
+    def epoch_class_counts(self):
+        return self.num_samples / 2, self.num_samples / 2
+
+    def _epoch_size(self):
+        return self.num_samples
+
+    def _epoch_plan(self, epoch):
+        return self._rng(0, epoch).choice(
+            self.n_rows, size=self.num_samples, p=self.probabilities
+        )
+
+
+class UnderSampler(_IndexSampler):
+    """Each epoch: every positive plus a fresh random subset of the negatives.
+
+    Parameters
+    ----------
+    labels : array-like of 0/1 or bool
+        Label of every row the sampler draws from (1 = positive).
+    ratio : float > 0, default=1.0
+        Negatives per positive, ``round(ratio * n_pos)`` in all (at most every
+        negative), drawn without replacement, anew each epoch.
+    seed, num_replicas, rank
+        As in :class:`BatchBalancedSampler`.
+
+    Examples
+    --------
+    >>> from skimb.samplers import UnderSampler
+    >>> len(UnderSampler([0] * 10 + [1, 1], ratio=2.0, seed=0))
+    6
+    """
+
+    def __init__(self, labels, ratio=1.0, seed=None, num_replicas=None, rank=None):
+        _check_ratio(ratio)
+        super().__init__(labels, seed=seed, num_replicas=num_replicas, rank=rank)
+        self.ratio = float(ratio)
+        wanted = max(1, round(self.ratio * self.pos_indices.size))
+        self.n_negatives = min(self.neg_indices.size, wanted)
+
+    def epoch_class_counts(self):
+        return self.n_negatives, self.pos_indices.size
+
+    def _epoch_size(self):
+        return self.pos_indices.size + self.n_negatives
+
+    def _epoch_plan(self, epoch):
+        rng = self._rng(0, epoch)
+        negatives = rng.choice(self.neg_indices, self.n_negatives, replace=False)
+        return rng.permutation(np.concatenate([self.pos_indices, negatives]))
+
+
+class OverSampler(_IndexSampler):
+    """Each epoch: every negative, every positive, and extra positives with replacement.
+
+    The positives are topped up to ``round(ratio * n_neg)`` (never fewer than there
+    are), so no positive is ever left out of an epoch.
+
+    Parameters
+    ----------
+    labels : array-like of 0/1 or bool
+        Label of every row the sampler draws from (1 = positive).
+    ratio : float > 0, default=1.0
+        Positives per negative in each epoch.
+    seed, num_replicas, rank
+        As in :class:`BatchBalancedSampler`.
+
+    Examples
+    --------
+    >>> from skimb.samplers import OverSampler
+    >>> len(OverSampler([0] * 10 + [1, 1], seed=0))
+    20
+    """
+
+    def __init__(self, labels, ratio=1.0, seed=None, num_replicas=None, rank=None):
+        _check_ratio(ratio)
+        super().__init__(labels, seed=seed, num_replicas=num_replicas, rank=rank)
+        self.ratio = float(ratio)
+        wanted = round(self.ratio * self.neg_indices.size)
+        self.n_positives = max(self.pos_indices.size, wanted)
+
+    def epoch_class_counts(self):
+        return self.neg_indices.size, self.n_positives
+
+    def _epoch_size(self):
+        return self.neg_indices.size + self.n_positives
+
+    def _epoch_plan(self, epoch):
+        rng = self._rng(0, epoch)
+        n_extra = self.n_positives - self.pos_indices.size
+        extra = rng.choice(self.pos_indices, n_extra, replace=True)
+        rows = np.concatenate([self.neg_indices, self.pos_indices, extra])
+        return rng.permutation(rows)
+
+
+SAMPLERS = {
+    "batch_balanced": BatchBalancedSampler,
+    "weighted": WeightedSampler,
+    "undersample": UnderSampler,
+    "oversample": OverSampler,
+}
+
+
+def _shard(plan, num_replicas, rank):
+    """Every ``num_replicas``-th item from ``rank``, wrapped so all shares are equal."""
+    if num_replicas == 1:
+        return plan
+    share = -(-len(plan) // num_replicas)
+    padding = share * num_replicas - len(plan)
+    if isinstance(plan, np.ndarray):
+        padded = np.concatenate([plan, np.resize(plan, padding)])
+    else:
+        padded = plan + (plan * (padding // max(len(plan), 1) + 1))[:padding]
+    return padded[rank::num_replicas]
+
+
+def _replica_and_rank(num_replicas, rank):
+    distributed = dist.is_available() and dist.is_initialized()
+    if num_replicas is None:
+        num_replicas = dist.get_world_size() if distributed else 1
+    if rank is None:
+        rank = dist.get_rank() if distributed else 0
+    _check_positive_int("num_replicas", num_replicas)
+    if not isinstance(rank, numbers.Integral) or not 0 <= rank < num_replicas:
+        raise ValueError(f"rank must be an int in [0, {num_replicas - 1}], got {rank!r}")
+    return int(num_replicas), int(rank)
+
+
+def _binary_labels(labels):
+    labels = np.asarray(labels).ravel()
+    if labels.dtype == bool:
+        return labels.astype(np.int8)
+    values = np.unique(labels)
+    if not np.isin(values, (0, 1)).all():
+        shown = values[:5].tolist()
+        raise ValueError(f"labels must be 0/1 or bool (1 = positive), got values {shown}")
+    return labels.astype(np.int8)
+
+
+def _check_positive_int(name, value, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+
+
+def _check_ratio(ratio):
+    if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real) or not ratio > 0:
+        raise ValueError(f"ratio must be a float > 0, got {ratio!r}")
