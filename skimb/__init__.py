@@ -1,4 +1,4 @@
-"""skimb: a scikit-learn-compatible PyTorch classifier for heavily imbalanced binary data."""
+"""skimb: a scikit-learn-compatible PyTorch classifier for imbalanced binary data."""
 
 from .classifier import ImbalancedNetClassifier
 from .data import SQLiteDataset, write_sqlite

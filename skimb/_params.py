@@ -24,17 +24,21 @@ def check_params(net):
     if net.focal_alpha is not None and not (
         _is_real(net.focal_alpha) and 0 <= net.focal_alpha <= 1
     ):
-        raise ValueError(f"focal_alpha must be None or a float in [0, 1], got "
-                         f"{net.focal_alpha!r}")
+        raise ValueError(
+            f"focal_alpha must be None or a float in [0, 1], got {net.focal_alpha!r}"
+        )
     if not (_is_real(net.focal_gamma) and net.focal_gamma >= 0):
         raise ValueError(f"focal_gamma must be a float >= 0, got {net.focal_gamma!r}")
     _check_strategy("sampler", net.sampler, SAMPLERS, Sampler)
     _check_strategy("weight_schedule", net.weight_schedule, SCHEDULES, WeightSchedule)
     _check_device(net.device)
     if net.random_state is not None and (
-        isinstance(net.random_state, bool) or not isinstance(net.random_state, numbers.Integral)
+        isinstance(net.random_state, bool)
+        or not isinstance(net.random_state, numbers.Integral)
     ):
-        raise ValueError(f"random_state must be None or an int, got {net.random_state!r}")
+        raise ValueError(
+            f"random_state must be None or an int, got {net.random_state!r}"
+        )
     _check_choice("precision", net.precision, PRECISIONS)
 
 
@@ -44,7 +48,8 @@ def _check_pos_weight(pos_weight):
     if isinstance(pos_weight, str):
         raise ValueError(
             f"pos_weight={pos_weight!r} is not one of None, a float > 0, "
-            f"{', '.join(map(repr, POS_WEIGHT_NAMES))} or a callable f(y) -> float")
+            f"{', '.join(map(repr, POS_WEIGHT_NAMES))} or a callable f(y) -> float"
+        )
     check_pos_weight_value(pos_weight)
 
 
@@ -54,8 +59,10 @@ def _check_strategy(name, value, names, base):
     if isinstance(value, base) or (isinstance(value, type) and issubclass(value, base)):
         return
     valid = ", ".join(["None"] + [repr(n) for n in names])
-    raise ValueError(f"{name}={value!r} is not one of {valid}, or a "
-                     f"{base.__module__}.{base.__name__} class or instance")
+    raise ValueError(
+        f"{name}={value!r} is not one of {valid}, or a "
+        f"{base.__module__}.{base.__name__} class or instance"
+    )
 
 
 def _check_device(device):
@@ -64,14 +71,17 @@ def _check_device(device):
     try:
         torch.device(device)
     except (RuntimeError, TypeError) as error:
-        raise ValueError(f"device={device!r} is not 'auto' or a torch device such as "
-                         f"'cpu', 'cuda', 'cuda:1' ({error})") from None
+        raise ValueError(
+            f"device={device!r} is not 'auto' or a torch device such as "
+            f"'cpu', 'cuda', 'cuda:1' ({error})"
+        ) from None
 
 
 def _check_choice(name, value, choices):
     if value not in choices:
-        raise ValueError(f"{name}={value!r} is not one of "
-                         f"{', '.join(map(repr, choices))}")
+        raise ValueError(
+            f"{name}={value!r} is not one of {', '.join(map(repr, choices))}"
+        )
 
 
 def _is_real(value):

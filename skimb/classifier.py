@@ -1,4 +1,4 @@
-"""ImbalancedNetClassifier: skorch's binary classifier, configured for rare positives."""
+"""ImbalancedNetClassifier: skorch's binary classifier, set up for rare positives."""
 
 import inspect
 from contextlib import contextmanager, nullcontext
@@ -26,7 +26,7 @@ _AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
-    """A scikit-learn classifier on a PyTorch module, for heavily imbalanced binary data.
+    """A scikit-learn classifier on a PyTorch module, for imbalanced binary data.
 
     A :class:`skorch.NeuralNetBinaryClassifier` whose loss, positive weight, batch
     sampling and weight schedule are parameters, so ``GridSearchCV`` can search them.
@@ -109,8 +109,9 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
     (3, 2)
     >>> clf.pos_weight_ > 10
     True
-    >>> sorted(k for k in clf.history[-1] if k.startswith("valid_"))
-    ['valid_ap', 'valid_f1', 'valid_loss', 'valid_roc_auc']
+    >>> [k for k in ("valid_loss", "valid_roc_auc", "valid_ap", "valid_f1")
+    ...  if k in clf.history[-1]]
+    ['valid_loss', 'valid_roc_auc', 'valid_ap', 'valid_f1']
     """
 
     prefixes_ = NeuralNetBinaryClassifier.prefixes_ + ["sampler", "weight_schedule"]
@@ -241,14 +242,18 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         epochs_done = 0 if first_call else len(self.history)
         with self._fit_context(epochs_done=epochs_done):
             X, y = self._prepare_training_data(X, y, reset=first_call)
-            if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
-                raise ValueError(f"classes={list(classes)} differ from the labels seen, "
-                                 f"{list(self.classes_)}")
+            if classes is not None and not np.array_equal(
+                np.unique(classes), self.classes_
+            ):
+                raise ValueError(
+                    f"classes={list(classes)} differ from the labels seen, "
+                    f"{list(self.classes_)}"
+                )
             super().partial_fit(X, y, **fit_params)
         return self
 
     def _prepare_training_data(self, X, y, reset):
-        """Validate ``X`` and ``y``; return the data skorch trains on and 0/1 targets."""
+        """Validate ``X`` and ``y``; return the data to train on and 0/1 targets."""
         if is_dataset(X):
             labels = self._dataset_labels(X, y)
             y01 = self._encode_labels(labels, reset=reset)
@@ -256,8 +261,10 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
                 self.n_features_in_ = _dataset_width(X)
             return EncodedTargets(X, self.classes_[1]), y01
         if y is None:
-            raise ValueError(f"This {type(self).__name__} estimator requires y to be "
-                             "passed, but the target y is None.")
+            raise ValueError(
+                f"This {type(self).__name__} estimator requires y to be "
+                "passed, but the target y is None."
+            )
         X, y = validate_data(self, X, y, dtype=np.float32, reset=reset, y_numeric=False)
         return X, self._encode_labels(y, reset=reset)
 
@@ -267,8 +274,10 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
             return np.asarray(y)
         labels = getattr(X, "labels", None)
         if labels is None:
-            raise ValueError(f"y is None and the dataset {type(X).__name__} has no "
-                             "`labels` attribute; pass y (the labels of its rows)")
+            raise ValueError(
+                f"y is None and the dataset {type(X).__name__} has no "
+                "`labels` attribute; pass y (the labels of its rows)"
+            )
         return np.asarray(labels)
 
     def _encode_labels(self, y, reset):
@@ -279,27 +288,36 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         classes = np.unique(y)
         if reset:
             if len(classes) != 2:
-                kind = "only one class" if len(classes) == 1 else f"{len(classes)} classes"
+                kind = (
+                    "only one class" if len(classes) == 1 else f"{len(classes)} classes"
+                )
                 raise ValueError(
                     f"Only binary classification is supported: y must hold exactly two "
-                    f"distinct labels, got {kind}: {classes[:10].tolist()}")
+                    f"distinct labels, got {kind}: {classes[:10].tolist()}"
+                )
             self.classes_ = classes
         elif not np.isin(classes, self.classes_).all():
             unseen = classes[~np.isin(classes, self.classes_)].tolist()
-            raise ValueError(f"y has labels {unseen} not seen in the first fit, whose "
-                             f"classes are {self.classes_.tolist()}")
+            raise ValueError(
+                f"y has labels {unseen} not seen in the first fit, whose "
+                f"classes are {self.classes_.tolist()}"
+            )
         return (y == self.classes_[1]).astype(np.float32)
 
     # -- skorch hooks --------------------------------------------------------------
     def initialize_module(self):
         kwargs = self.get_params_for("module")
         module = MLP if self.module is None else self.module
-        if isinstance(module, type) and "input_dim" not in kwargs and _accepts(
-            module, "input_dim"
+        if (
+            isinstance(module, type)
+            and "input_dim" not in kwargs
+            and _accepts(module, "input_dim")
         ):
             if not hasattr(self, "n_features_in_"):
-                raise ValueError("the input size is inferred from X in fit; call fit, "
-                                 "or pass module__input_dim to initialize before")
+                raise ValueError(
+                    "the input size is inferred from X in fit; call fit, "
+                    "or pass module__input_dim to initialize before"
+                )
             kwargs["input_dim"] = self.n_features_in_
         self.module_ = self.initialized_instance(module, kwargs)
         return self
@@ -406,9 +424,11 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         if isinstance(buffer, torch.Tensor):
             buffer.fill_(float(weight))
         elif weight != 1.0 or self.weight_schedule is not None:
-            raise ValueError(f"criterion {type(self.criterion_).__name__} has no "
-                             "pos_weight buffer to hold a positive weight; use "
-                             "pos_weight=None or a BCE-style criterion")
+            raise ValueError(
+                f"criterion {type(self.criterion_).__name__} has no "
+                "pos_weight buffer to hold a positive weight; use "
+                "pos_weight=None or a BCE-style criterion"
+            )
 
     def weight_in_force(self):
         """The positive weight the criterion uses now (1.0 if it has none)."""
@@ -428,7 +448,7 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
             return super().predict_proba(X)
 
     def predict(self, X):
-        """Labels from ``classes_``: the positive one where its probability > ``threshold``."""
+        """Labels from ``classes_``: positive where its probability > ``threshold``."""
         positive = self.predict_proba(X)[:, 1] > self.threshold
         return self.classes_[positive.astype(int)]
 
@@ -500,8 +520,9 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         kwargs = self.get_params_for("sampler")
         if self.sampler is None:
             if kwargs:
-                raise ValueError(f"sampler options {sorted(kwargs)} were given, but "
-                                 "sampler=None")
+                raise ValueError(
+                    f"sampler options {sorted(kwargs)} were given, but sampler=None"
+                )
             return None
         if not isinstance(self.sampler, (str, type)):
             return self.sampler  # an instance: used as given
@@ -561,7 +582,8 @@ def _subset_labels(dataset_train, y):
         return y
     raise ValueError(
         f"cannot tell the labels of the {len(dataset_train)} training rows: "
-        "train_split should return torch Subsets of the data it is given")
+        "train_split should return torch Subsets of the data it is given"
+    )
 
 
 def _presented_labels(sampler, train_labels):
@@ -583,4 +605,3 @@ def _on_cuda(dataset):
         dataset = dataset.dataset
     X = getattr(dataset, "X", None)
     return isinstance(X, torch.Tensor) and X.is_cuda
-

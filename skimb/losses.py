@@ -8,7 +8,7 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 
 class FocalLoss(nn.BCEWithLogitsLoss):
-    r"""Binary focal loss on logits (Lin et al., 2017), with an optional positive weight.
+    r"""Binary focal loss on logits (Lin et al., 2017), with optional positive weight.
 
     For a logit :math:`x` and a target :math:`t \in [0, 1]`:
 
@@ -59,7 +59,7 @@ class FocalLoss(nn.BCEWithLogitsLoss):
     >>> logits = torch.tensor([3.0, -2.0, 0.5])
     >>> targets = torch.tensor([1.0, 0.0, 1.0])
     >>> round(float(loss(logits, targets)), 4)
-    0.0333
+    0.0061
     """
 
     def __init__(self, alpha=0.25, gamma=2.0, pos_weight=None, reduction="mean"):
@@ -76,7 +76,11 @@ class FocalLoss(nn.BCEWithLogitsLoss):
         if input.shape != target.shape:
             target = target.reshape(input.shape)
         loss = focal_loss_terms(
-            input, target, alpha=self.alpha, gamma=self.gamma, pos_weight=self.pos_weight
+            input,
+            target,
+            alpha=self.alpha,
+            gamma=self.gamma,
+            pos_weight=self.pos_weight,
         )
         if self.reduction == "mean":
             return loss.mean()

@@ -31,7 +31,9 @@ class MLP(nn.Module):
         if int(input_dim) < 1:
             raise ValueError(f"input_dim must be a positive int, got {input_dim!r}")
         if any(int(h) < 1 for h in hidden_units):
-            raise ValueError(f"hidden_units must be positive ints, got {hidden_units!r}")
+            raise ValueError(
+                f"hidden_units must be positive ints, got {hidden_units!r}"
+            )
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         layers = []

@@ -204,7 +204,9 @@ class WeightedSampler(_IndexSampler):
     4
     """
 
-    def __init__(self, labels, num_samples=None, seed=None, num_replicas=None, rank=None):
+    def __init__(
+        self, labels, num_samples=None, seed=None, num_replicas=None, rank=None
+    ):
         super().__init__(labels, seed=seed, num_replicas=num_replicas, rank=rank)
         if num_samples is not None:
             _check_positive_int("num_samples", num_samples)
@@ -337,7 +339,9 @@ def _replica_and_rank(num_replicas, rank):
         rank = dist.get_rank() if distributed else 0
     _check_positive_int("num_replicas", num_replicas)
     if not isinstance(rank, numbers.Integral) or not 0 <= rank < num_replicas:
-        raise ValueError(f"rank must be an int in [0, {num_replicas - 1}], got {rank!r}")
+        raise ValueError(
+            f"rank must be an int in [0, {num_replicas - 1}], got {rank!r}"
+        )
     return int(num_replicas), int(rank)
 
 
@@ -348,12 +352,18 @@ def _binary_labels(labels):
     values = np.unique(labels)
     if not np.isin(values, (0, 1)).all():
         shown = values[:5].tolist()
-        raise ValueError(f"labels must be 0/1 or bool (1 = positive), got values {shown}")
+        raise ValueError(
+            f"labels must be 0/1 or bool (1 = positive), got values {shown}"
+        )
     return labels.astype(np.int8)
 
 
 def _check_positive_int(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or value < minimum
+    ):
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
 
 

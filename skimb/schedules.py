@@ -103,7 +103,7 @@ class DeferredReweighting(WeightSchedule):
     --------
     >>> from skimb.schedules import DeferredReweighting
     >>> DeferredReweighting().simulate(6, base_weight=4.0).tolist()
-    [1.0, 1.0, 1.0, 1.0, 1.0, 4.0]
+    [1.0, 1.0, 1.0, 1.0, 4.0, 4.0]
     """
 
     def __init__(self, start=None):
@@ -124,7 +124,7 @@ class DeferredReweighting(WeightSchedule):
 
 
 class PlateauIncrease(WeightSchedule):
-    """Multiply the weight by ``factor`` when ``monitor`` has stalled for ``patience`` epochs.
+    """Grow the weight by ``factor`` when ``monitor`` stalls for ``patience`` epochs.
 
     Like ``ReduceLROnPlateau`` turned around: after ``patience`` epochs without an
     improvement of ``monitor``, the weight is multiplied by ``factor`` (capped at

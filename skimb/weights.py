@@ -75,7 +75,7 @@ def effective_number(beta=0.999):
     --------
     >>> f = effective_number(beta=0.99)
     >>> round(f([0] * 900 + [1] * 100), 3)
-    1.58
+    1.577
     """
     if not isinstance(beta, numbers.Real) or not 0 <= beta < 1:
         raise ValueError(f"beta must be a float in [0, 1), got {beta!r}")
@@ -148,8 +148,10 @@ def resolve_pos_weight(pos_weight, y):
 
 def check_pos_weight_value(weight, source=None):
     """Return ``weight`` as a float, or raise if it is not a finite number > 0."""
-    shown = f"pos_weight={source!r} gave {weight!r}" if callable(source) else (
-        f"pos_weight={weight!r}"
+    shown = (
+        f"pos_weight={source!r} gave {weight!r}"
+        if callable(source)
+        else (f"pos_weight={weight!r}")
     )
     if isinstance(weight, bool) or not isinstance(weight, numbers.Real):
         raise TypeError(f"{shown}; expected a float > 0")

@@ -15,7 +15,7 @@ class Batch(tuple):
 
 
 def collate(data):
-    """``collate_fn`` that accepts both a pre-assembled :class:`Batch` and a list of rows."""
+    """``collate_fn`` for a pre-assembled :class:`Batch` or a list of rows."""
     if isinstance(data, Batch):
         return tuple(data)
     return default_collate(data)

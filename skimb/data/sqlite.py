@@ -81,19 +81,27 @@ class SQLiteDataset(Dataset):
     # -- schema ----------------------------------------------------------------
     def _resolve_schema(self):
         conn = self._connection()
-        tables = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name"
+            )
+        ]
         if self.table not in tables:
             raise ValueError(
-                f"no table {self.table!r} in {self.path!r}; tables are {tables}")
+                f"no table {self.table!r} in {self.path!r}; tables are {tables}"
+            )
         info = conn.execute(f"PRAGMA table_info({_quote(self.table)})").fetchall()
         columns = {row[1]: (row[2] or "").upper() for row in info}
-        primary = [row[1] for row in info if row[5] == 1 and row[2].upper() == "INTEGER"]
+        primary = [
+            row[1] for row in info if row[5] == 1 and row[2].upper() == "INTEGER"
+        ]
         self._id_column = primary[0] if len(primary) == 1 else "rowid"
         if self.label not in columns:
             raise ValueError(
                 f"no label column {self.label!r} in table {self.table!r}; "
-                f"columns are {list(columns)}")
+                f"columns are {list(columns)}"
+            )
         if self.features is None:
             names = [c for c in columns if c not in (self.label, self._id_column)]
             if len(names) == 1 and columns[names[0]] == "BLOB":
@@ -105,7 +113,8 @@ class SQLiteDataset(Dataset):
         if missing or not wanted:
             raise ValueError(
                 f"feature column(s) {missing or wanted} not in table {self.table!r}; "
-                f"columns are {list(columns)}")
+                f"columns are {list(columns)}"
+            )
         self._blob_column = names if isinstance(names, str) else None
         self._feature_columns = wanted
         self.n_features = self._count_features(conn)
@@ -115,10 +124,12 @@ class SQLiteDataset(Dataset):
             return len(self._feature_columns)
         row = conn.execute(
             f"SELECT length({_quote(self._blob_column)}) FROM {_quote(self.table)} "
-            "LIMIT 1").fetchone()
+            "LIMIT 1"
+        ).fetchone()
         if row is None or row[0] is None:
-            raise ValueError(f"table {self.table!r} has no rows to read a feature "
-                             "vector length from")
+            raise ValueError(
+                f"table {self.table!r} has no rows to read a feature vector length from"
+            )
         return row[0] // 4
 
     # -- connection, per process -------------------------------------------------
@@ -126,8 +137,9 @@ class SQLiteDataset(Dataset):
         if self._conn is None or self._conn_pid != os.getpid():
             uri = f"file:{quote(os.path.abspath(self.path))}?mode=ro"
             # A busy timeout lets reads wait out another process's commit.
-            self._conn = sqlite3.connect(uri, uri=True, timeout=30,
-                                         check_same_thread=False)
+            self._conn = sqlite3.connect(
+                uri, uri=True, timeout=30, check_same_thread=False
+            )
             self._conn_pid = os.getpid()
         return self._conn
 
@@ -140,9 +152,14 @@ class SQLiteDataset(Dataset):
     # -- ids and labels ----------------------------------------------------------
     def _load_ids_and_labels(self):
         if self._all_ids is None:
-            rows = self._connection().execute(
-                f"SELECT {_quote(self._id_column)}, {_quote(self.label)} "
-                f"FROM {_quote(self.table)} ORDER BY 1").fetchall()
+            rows = (
+                self._connection()
+                .execute(
+                    f"SELECT {_quote(self._id_column)}, {_quote(self.label)} "
+                    f"FROM {_quote(self.table)} ORDER BY 1"
+                )
+                .fetchall()
+            )
             self._all_ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
             self._all_labels = np.array([r[1] for r in rows])
         return self._all_ids, self._all_labels
@@ -162,16 +179,20 @@ class SQLiteDataset(Dataset):
         if self._positions is not None:
             return len(self._positions)
         if self._all_ids is None:
-            return self._connection().execute(
-                f"SELECT COUNT(*) FROM {_quote(self.table)}").fetchone()[0]
+            return (
+                self._connection()
+                .execute(f"SELECT COUNT(*) FROM {_quote(self.table)}")
+                .fetchone()[0]
+            )
         return len(self._all_ids)
 
     # -- indexing ----------------------------------------------------------------
     def __getitem__(self, key):
         if isinstance(key, tuple):  # scikit-learn's _safe_indexing: ds[rows, ...]
             if len(key) != 2 or key[1] not in (Ellipsis, slice(None)):
-                raise IndexError(f"SQLiteDataset supports ds[rows] and ds[rows, ...], "
-                                 f"got {key!r}")
+                raise IndexError(
+                    f"SQLiteDataset supports ds[rows] and ds[rows, ...], got {key!r}"
+                )
             key = key[0]
         if isinstance(key, (int, np.integer)):
             X, y = self._fetch(np.array([key]))
@@ -187,12 +208,14 @@ class SQLiteDataset(Dataset):
         positions = np.arange(n)[key] if isinstance(key, slice) else np.asarray(key)
         if positions.dtype == bool:
             if positions.shape != (n,):
-                raise IndexError(f"boolean mask of shape {positions.shape} does not "
-                                 f"match {n} rows")
+                raise IndexError(
+                    f"boolean mask of shape {positions.shape} does not match {n} rows"
+                )
             positions = np.flatnonzero(positions)
         if positions.size and not np.issubdtype(positions.dtype, np.integer):
-            raise IndexError(f"rows must be ints or a boolean mask, got "
-                             f"dtype {positions.dtype}")
+            raise IndexError(
+                f"rows must be ints or a boolean mask, got dtype {positions.dtype}"
+            )
         positions = positions.astype(np.int64).ravel()
         if positions.size and (positions.min() < -n or positions.max() >= n):
             raise IndexError(f"row index out of range for {n} rows")
@@ -215,25 +238,42 @@ class SQLiteDataset(Dataset):
         wanted = ids[positions]
         X = np.empty((len(wanted), self.n_features), dtype=np.float32)
         for start in range(0, len(wanted), _MAX_PARAMS):
-            chunk = wanted[start:start + _MAX_PARAMS]
-            X[start:start + len(chunk)] = self._read_features(chunk)
+            chunk = wanted[start : start + _MAX_PARAMS]
+            X[start : start + len(chunk)] = self._read_features(chunk)
         return X, labels[positions]
 
     def _read_features(self, wanted_ids):
-        columns = (_quote(self._blob_column) if self._blob_column
-                   else ", ".join(map(_quote, self._feature_columns)))
+        columns = (
+            _quote(self._blob_column)
+            if self._blob_column
+            else ", ".join(map(_quote, self._feature_columns))
+        )
         id_col, table = _quote(self._id_column), _quote(self.table)
         lo, hi = int(wanted_ids.min()), int(wanted_ids.max())
-        if hi - lo + 1 == len(wanted_ids) and len(np.unique(wanted_ids)) == len(wanted_ids):
+        if hi - lo + 1 == len(wanted_ids) and len(np.unique(wanted_ids)) == len(
+            wanted_ids
+        ):
             # A contiguous run of ids (sequential prediction): a range read.
-            rows = self._connection().execute(
-                f"SELECT {id_col}, {columns} FROM {table} WHERE {id_col} BETWEEN ? AND ?",
-                (lo, hi)).fetchall()
+            rows = (
+                self._connection()
+                .execute(
+                    f"SELECT {id_col}, {columns} FROM {table} "
+                    f"WHERE {id_col} BETWEEN ? AND ?",
+                    (lo, hi),
+                )
+                .fetchall()
+            )
         else:
             marks = ",".join("?" * len(wanted_ids))
-            rows = self._connection().execute(
-                f"SELECT {id_col}, {columns} FROM {table} WHERE {id_col} IN ({marks})",
-                wanted_ids.tolist()).fetchall()
+            rows = (
+                self._connection()
+                .execute(
+                    f"SELECT {id_col}, {columns} FROM {table} "
+                    f"WHERE {id_col} IN ({marks})",
+                    wanted_ids.tolist(),
+                )
+                .fetchall()
+            )
         got_ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
         features = self._decode(rows)
         order = np.argsort(got_ids, kind="stable")
@@ -243,7 +283,8 @@ class SQLiteDataset(Dataset):
     def _decode(self, rows):
         if self._blob_column is None:
             return np.array([r[1:] for r in rows], dtype=np.float32).reshape(
-                len(rows), self.n_features)
+                len(rows), self.n_features
+            )
         blobs = [r[1] for r in rows]
         expected = 4 * self.n_features
         buffer = b"".join(blobs)
@@ -251,14 +292,18 @@ class SQLiteDataset(Dataset):
             bad = next(r[0] for r in rows if r[1] is None or len(r[1]) != expected)
             raise ValueError(
                 f"row id {bad} of table {self.table!r} has a feature BLOB that is not "
-                f"{self.n_features} float32 values ({expected} bytes)")
-        return np.frombuffer(buffer, dtype=np.float32).reshape(len(blobs),
-                                                               self.n_features)
+                f"{self.n_features} float32 values ({expected} bytes)"
+            )
+        return np.frombuffer(buffer, dtype=np.float32).reshape(
+            len(blobs), self.n_features
+        )
 
     def __repr__(self):
-        return (f"SQLiteDataset({self.path!r}, table={self.table!r}, "
-                f"features={self.features!r}, label={self.label!r}) with "
-                f"{len(self)} rows")
+        return (
+            f"SQLiteDataset({self.path!r}, table={self.table!r}, "
+            f"features={self.features!r}, label={self.label!r}) with "
+            f"{len(self)} rows"
+        )
 
 
 def write_sqlite(path, X, y=None, table="data", if_exists="fail"):
@@ -294,10 +339,13 @@ def write_sqlite(path, X, y=None, table="data", if_exists="fail"):
     """
     if if_exists not in ("fail", "replace", "append"):
         raise ValueError(
-            f"if_exists={if_exists!r} is not one of 'fail', 'replace', 'append'")
+            f"if_exists={if_exists!r} is not one of 'fail', 'replace', 'append'"
+        )
     folder = Path(path).resolve().parent
     if not folder.is_dir():
-        raise FileNotFoundError(f"folder {str(folder)!r} of {str(path)!r} does not exist")
+        raise FileNotFoundError(
+            f"folder {str(folder)!r} of {str(path)!r} does not exist"
+        )
     chunks = _as_chunks(X, y)
     conn = sqlite3.connect(str(path), timeout=30)
     try:
@@ -309,7 +357,8 @@ def write_sqlite(path, X, y=None, table="data", if_exists="fail"):
             with conn:  # one transaction per chunk
                 conn.executemany(
                     f"INSERT INTO {_quote(table)} (features, label) VALUES (?, ?)",
-                    zip(map(bytes, X_chunk), y_chunk.tolist()))
+                    zip(map(bytes, X_chunk), y_chunk.tolist(), strict=True),
+                )
     finally:
         conn.close()
 
@@ -318,8 +367,10 @@ def _as_chunks(X, y):
     if y is not None:
         return [(X, y)]
     if hasattr(X, "shape") or isinstance(X, (list, tuple)) and X and np.ndim(X[0]) == 1:
-        raise ValueError("y is required when X is an array; pass y, or an iterable "
-                         "of (X_chunk, y_chunk) pairs as X")
+        raise ValueError(
+            "y is required when X is an array; pass y, or an iterable "
+            "of (X_chunk, y_chunk) pairs as X"
+        )
     return X
 
 
@@ -331,33 +382,42 @@ def _check_chunk(X_chunk, y_chunk, n_features):
     if len(X_chunk) != len(y_chunk) or y_chunk.ndim != 1:
         raise ValueError(f"X has {len(X_chunk)} rows but y has shape {y_chunk.shape}")
     if n_features is not None and X_chunk.shape[1] != n_features:
-        raise ValueError(f"chunk has {X_chunk.shape[1]} features, the table has "
-                         f"{n_features}")
+        raise ValueError(
+            f"chunk has {X_chunk.shape[1]} features, the table has {n_features}"
+        )
     if not np.isfinite(X_chunk).all():
         raise ValueError("X contains NaN or infinity")
     if y_chunk.dtype == bool:
         y_chunk = y_chunk.astype(np.int64)
     if not np.issubdtype(y_chunk.dtype, np.integer):
-        raise ValueError(f"labels must be integers or booleans, got dtype {y_chunk.dtype}")
+        raise ValueError(
+            f"labels must be integers or booleans, got dtype {y_chunk.dtype}"
+        )
     return X_chunk, y_chunk
 
 
 def _prepare_table(conn, table, if_exists):
-    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
-                          (table,)).fetchone()
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)
+    ).fetchone()
     if exists and if_exists == "fail":
-        raise ValueError(f"table {table!r} already exists; pass if_exists='replace' "
-                         "or 'append'")
+        raise ValueError(
+            f"table {table!r} already exists; pass if_exists='replace' or 'append'"
+        )
     with conn:
         if exists and if_exists == "replace":
             conn.execute(f"DROP TABLE {_quote(table)}")
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {_quote(table)} "
-                     "(id INTEGER PRIMARY KEY, features BLOB NOT NULL, "
-                     "label INTEGER NOT NULL)")
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {_quote(table)} "
+            "(id INTEGER PRIMARY KEY, features BLOB NOT NULL, "
+            "label INTEGER NOT NULL)"
+        )
 
 
 def _existing_feature_count(conn, table):
-    row = conn.execute(f"SELECT length(features) FROM {_quote(table)} LIMIT 1").fetchone()
+    row = conn.execute(
+        f"SELECT length(features) FROM {_quote(table)} LIMIT 1"
+    ).fetchone()
     return None if row is None else row[0] // 4
 
 

@@ -1,0 +1,41 @@
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+
+
+@pytest.fixture(scope="session")
+def imbalanced():
+    """1,500 rows, 10 features, about 5% positives."""
+    X, y = make_classification(
+        n_samples=1500,
+        n_features=10,
+        n_informative=5,
+        weights=[0.95],
+        flip_y=0.0,
+        class_sep=1.5,
+        random_state=0,
+    )
+    return X, y
+
+
+@pytest.fixture(scope="session")
+def rare():
+    """4,000 rows, 8 features, 1% positives."""
+    X, y = make_classification(
+        n_samples=4000,
+        n_features=8,
+        n_informative=4,
+        weights=[0.99],
+        flip_y=0.0,
+        class_sep=2.0,
+        random_state=1,
+    )
+    return X.astype(np.float32), y
+
+
+def quiet(**params):
+    """A small, fast, reproducible classifier for tests."""
+    from skimb import ImbalancedNetClassifier
+
+    params = {"max_epochs": 4, "verbose": 0, "random_state": 0, "lr": 0.01, **params}
+    return ImbalancedNetClassifier(**params)
