@@ -65,7 +65,10 @@ class FocalLoss(nn.BCEWithLogitsLoss):
     def __init__(self, alpha=0.25, gamma=2.0, pos_weight=None, reduction="mean"):
         _check_focal_params(alpha, gamma, reduction)
         if pos_weight is not None:
-            pos_weight = torch.as_tensor(pos_weight, dtype=torch.float32)
+            # A Python number keeps its float64 value; it is cast to the logits'
+            # dtype in forward.
+            if not isinstance(pos_weight, torch.Tensor):
+                pos_weight = torch.tensor(pos_weight, dtype=torch.float64)
             if not bool(torch.all(pos_weight > 0)):
                 raise ValueError(f"pos_weight must be > 0, got {pos_weight.tolist()}")
         super().__init__(reduction=reduction, pos_weight=pos_weight)
