@@ -62,7 +62,7 @@ def test_plateau_grows_weight_when_monitor_stalls(imbalanced):
         max_epochs=7,
         pos_weight=3.0,
     ).fit(X, y)
-    # best at epoch 1; no improvement at epochs 2, 3 -> x2 from epoch 4; 4, 5 -> x2 from 6
+    # best at epoch 1; stalls at 2, 3 -> x2 from epoch 4; at 4, 5 -> x2 from 6
     assert clf.history[:, "pos_weight"] == [3.0, 3.0, 3.0, 6.0, 6.0, 12.0, 12.0]
 
 

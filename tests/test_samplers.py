@@ -1,0 +1,266 @@
+"""Samplers tested on their guarantees: every batch, every epoch, every rank."""
+
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from skorch.callbacks import Callback
+from torch.utils.data import DataLoader, TensorDataset
+
+from skimb.samplers import (
+    BatchBalancedSampler,
+    OverSampler,
+    UnderSampler,
+    WeightedSampler,
+)
+from tests.conftest import quiet
+
+
+@st.composite
+def label_vectors(draw, max_size=300):
+    n = draw(st.integers(4, max_size))
+    n_pos = draw(st.integers(1, n - 1))
+    labels = np.zeros(n, dtype=int)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    labels[rng.choice(n, n_pos, replace=False)] = 1
+    return labels
+
+
+@settings(max_examples=150, deadline=None)
+@given(labels=label_vectors(), batch_size=st.integers(2, 64), data=st.data())
+def test_batch_balanced_guarantees(labels, batch_size, data):
+    k = data.draw(st.integers(1, batch_size - 1))
+    sampler = BatchBalancedSampler(labels, batch_size, pos_per_batch=k, seed=7)
+    positives = []
+    for _ in range(3):  # three epochs
+        batches = list(sampler)
+        assert len(batches) == len(sampler)
+        for i, batch in enumerate(batches):
+            n_pos = int(labels[batch].sum())
+            assert n_pos == k  # every batch: k positives
+            if i < len(batches) - 1:
+                assert len(batch) == batch_size  # full, except maybe the last
+            else:
+                assert k < len(batch) <= batch_size
+            positives += [j for j in batch if labels[j] == 1]
+        negatives = [j for b in batches for j in b if labels[j] == 0]
+        # every negative exactly once per epoch
+        assert sorted(negatives) == np.flatnonzero(labels == 0).tolist()
+    # positives: consecutive cycles are permutations of all positives
+    all_pos = np.flatnonzero(labels).tolist()
+    n_pos = len(all_pos)
+    for start in range(0, len(positives) - n_pos + 1, n_pos):
+        assert sorted(positives[start : start + n_pos]) == all_pos
+
+
+def test_batch_balanced_positive_cycles_are_reshuffled():
+    labels = np.r_[np.ones(20, dtype=int), np.zeros(2000, dtype=int)]
+    sampler = BatchBalancedSampler(labels, batch_size=50, pos_per_batch=2, seed=0)
+    stream = [j for batch in sampler for j in batch if labels[j] == 1]
+    cycles = [tuple(stream[i : i + 20]) for i in range(0, len(stream) - 19, 20)]
+    assert len(cycles) >= 4 and len(set(cycles)) == len(cycles)
+
+
+def test_batch_balanced_pos_fraction():
+    labels = np.r_[np.ones(10), np.zeros(100)].astype(int)
+    sampler = BatchBalancedSampler(labels, batch_size=20, pos_fraction=0.25, seed=0)
+    assert sampler.pos_per_batch == 5
+    assert all(labels[b].sum() == 5 for b in sampler)
+
+
+@settings(max_examples=100, deadline=None)
+@given(labels=label_vectors(), ratio=st.floats(0.1, 5))
+def test_undersample_guarantees(labels, ratio):
+    sampler = UnderSampler(labels, ratio=ratio, seed=3)
+    n_pos = labels.sum()
+    epochs = [list(sampler) for _ in range(2)]
+    for rows in epochs:
+        assert len(rows) == len(sampler)
+        counts = Counter(labels[rows].tolist())
+        assert counts[1] == n_pos and sorted(r for r in rows if labels[r]) == sorted(
+            np.flatnonzero(labels).tolist()
+        )
+        expected_neg = min((labels == 0).sum(), max(1, round(ratio * n_pos)))
+        assert counts[0] == expected_neg
+        assert len(set(rows)) == len(rows)  # without replacement
+
+
+@settings(max_examples=100, deadline=None)
+@given(labels=label_vectors(), ratio=st.floats(0.1, 5))
+def test_oversample_guarantees(labels, ratio):
+    sampler = OverSampler(labels, ratio=ratio, seed=3)
+    rows = list(sampler)
+    n_neg = (labels == 0).sum()
+    counts = Counter(labels[rows].tolist())
+    assert counts[0] == n_neg and len(set(r for r in rows if labels[r] == 0)) == n_neg
+    assert counts[1] == max(labels.sum(), round(ratio * n_neg))
+    assert set(np.flatnonzero(labels)) <= set(rows)  # no positive left out
+
+
+def test_weighted_gives_each_class_half():
+    labels = np.r_[np.ones(10), np.zeros(990)].astype(int)
+    sampler = WeightedSampler(labels, num_samples=20000, seed=0)
+    share = labels[list(sampler)].mean()
+    assert 0.48 < share < 0.52
+    assert len(WeightedSampler(labels, seed=0)) == 1000
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda y, **kw: BatchBalancedSampler(y, 16, pos_per_batch=2, **kw),
+        lambda y, **kw: WeightedSampler(y, **kw),
+        lambda y, **kw: UnderSampler(y, ratio=3, **kw),
+        lambda y, **kw: OverSampler(y, **kw),
+    ],
+)
+def test_reproducible_and_epochs_differ(make):
+    labels = np.r_[np.ones(15), np.zeros(300)].astype(int)
+    a, b = make(labels, seed=11), make(labels, seed=11)
+    first_a, first_b = list(a), list(b)
+    assert first_a == first_b
+    assert list(a) != first_a  # the next epoch draws afresh
+    b.set_epoch(0)
+    assert list(b) == first_a
+
+
+def test_seed_none_follows_torch_manual_seed():
+    labels = np.r_[np.ones(5), np.zeros(50)].astype(int)
+    torch.manual_seed(0)
+    a = list(UnderSampler(labels))
+    torch.manual_seed(0)
+    assert list(UnderSampler(labels)) == a
+
+
+@settings(max_examples=60, deadline=None)
+@given(labels=label_vectors(200), replicas=st.integers(1, 5))
+def test_ranks_get_disjoint_shares_covering_the_epoch(labels, replicas):
+    for make in (
+        lambda **kw: BatchBalancedSampler(labels, 8, **kw),
+        lambda **kw: UnderSampler(labels, **kw),
+    ):
+        full = list(make(seed=5))
+        shares = [
+            list(make(seed=5, num_replicas=replicas, rank=r)) for r in range(replicas)
+        ]
+        assert len({len(s) for s in shares}) == 1  # equal shares
+        if isinstance(full[0], list):
+            full, shares = (
+                [tuple(b) for b in full],
+                [[tuple(b) for b in s] for s in shares],
+            )
+        n_real = len(full)
+        # interleaving the shares rebuilds the plan (the tail wraps to pad)
+        interleaved = [s[i] for i in range(len(shares[0])) for s in shares]
+        assert interleaved[:n_real] == full
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: BatchBalancedSampler([0, 0, 0], 4), r"0 positive\(s\)"),
+        (lambda: BatchBalancedSampler([1, 1], 4), r"0 negative\(s\)"),
+        (
+            lambda: BatchBalancedSampler([0, 1], 4, pos_per_batch=4),
+            r"pos_per_batch=4 must be smaller than batch_size=4",
+        ),
+        (lambda: UnderSampler([0, 1], ratio=0), r"ratio must be a float > 0, got 0"),
+        (
+            lambda: OverSampler([0, 1], ratio=-1.0),
+            r"ratio must be a float > 0, got -1.0",
+        ),
+        (lambda: WeightedSampler([0, 2]), r"labels must be 0/1 or bool"),
+        (
+            lambda: UnderSampler([0, 1], num_replicas=2, rank=2),
+            r"rank must be an int in",
+        ),
+    ],
+)
+def test_errors(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_usable_in_a_plain_dataloader():
+    labels = np.r_[np.ones(6), np.zeros(60)].astype(int)
+    dataset = TensorDataset(torch.arange(66), torch.tensor(labels))
+    loader = DataLoader(dataset, batch_sampler=BatchBalancedSampler(labels, 10, seed=0))
+    assert all(int(y.sum()) == 1 for _, y in loader)
+    loader = DataLoader(dataset, sampler=OverSampler(labels, seed=0), batch_size=32)
+    assert sum(len(x) for x, _ in loader) == 120
+
+
+class RecordBatches(Callback):
+    """Records the targets of every training batch the net actually sees."""
+
+    def initialize(self):
+        self.batches_ = []
+        return self
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self.batches_.append(batch[1].numpy().copy())
+
+
+def test_classifier_trains_on_batch_balanced_batches(rare):
+    X, y = rare
+    recorder = RecordBatches()
+    clf = quiet(
+        sampler="batch_balanced",
+        sampler__pos_per_batch=3,
+        batch_size=64,
+        callbacks=[recorder],
+        max_epochs=2,
+    ).fit(X, y)
+    n_neg_train = round(0.8 * (y == 0).sum())
+    per_epoch = -(-n_neg_train // 61)
+    assert len(recorder.batches_) == 2 * per_epoch
+    assert all(b.sum() == 3 for b in recorder.batches_)
+    assert all(len(b) == 64 for b in recorder.batches_[: per_epoch - 1])
+    # the weight is resolved on what the sampler presents: 61 negatives per 3 positives
+    assert clf.pos_weight_ == pytest.approx(n_neg_train / (3 * per_epoch))
+
+
+def test_sampler_maps_back_to_training_rows(rare):
+    X, y = rare
+    recorder = RecordBatches()
+    # the sampler indexes the training Subset: an epoch must hold exactly the
+    # training positives and as many negatives
+    clf = quiet(
+        sampler="undersample", callbacks=[recorder], max_epochs=1, pos_weight=None
+    ).fit(X, y)
+    seen = np.concatenate(recorder.batches_)
+    n_pos_train = round(0.8 * y.sum())
+    assert seen.sum() == n_pos_train and len(seen) == 2 * n_pos_train
+    assert clf.pos_weight_ == 1.0
+
+
+@pytest.mark.parametrize("name", ["weighted", "undersample", "oversample"])
+def test_resampling_samplers_do_not_double_correct(rare, name):
+    X, y = rare
+    clf = quiet(sampler=name, max_epochs=1).fit(X, y)
+    assert clf.pos_weight_ == pytest.approx(1.0, abs=0.01)
+
+
+def test_classifier_sampler_batches_are_reproducible(rare):
+    X, y = rare
+    runs = []
+    for _ in range(2):
+        recorder = RecordBatches()
+        quiet(sampler="batch_balanced", callbacks=[recorder], max_epochs=2).fit(X, y)
+        runs.append(np.concatenate(recorder.batches_))
+    np.testing.assert_array_equal(*runs)
+
+
+def test_user_sampler_class_and_instance(rare):
+    X, y = rare
+    clf = quiet(sampler=UnderSampler, sampler__ratio=2.0, max_epochs=1).fit(X, y)
+    assert isinstance(clf.sampler_, UnderSampler) and clf.sampler_.ratio == 2.0
+    y_train = y[: int(0.8 * len(y))]  # only sizes matter for a user instance
+    instance = torch.utils.data.RandomSampler(range(len(y_train)))
+    clf = quiet(sampler=instance, max_epochs=1, train_split=None, pos_weight=None)
+    clf.fit(X[: len(y_train)], y_train)
+    assert clf.sampler_ is instance
