@@ -1,0 +1,168 @@
+"""SQLiteDataset and write_sqlite on real SQLite files."""
+
+import pickle
+import sqlite3
+
+import numpy as np
+import pytest
+import torch
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from torch.utils.data import DataLoader
+
+from skimb.data import SQLiteDataset, collate, write_sqlite
+from tests.conftest import quiet
+
+
+@pytest.fixture
+def db(tmp_path, imbalanced):
+    X, y = imbalanced
+    path = tmp_path / "data.db"
+    write_sqlite(path, X, y)
+    return path, X.astype(np.float32), y
+
+
+def test_round_trip(db):
+    path, X, y = db
+    ds = SQLiteDataset(path)
+    assert len(ds) == len(y) and ds.shape == X.shape
+    np.testing.assert_array_equal(ds.labels, y)
+    x0, y0 = ds[0]
+    np.testing.assert_array_equal(x0, X[0])
+    assert y0 == y[0]
+    Xb, yb = ds.__getitems__([7, 3, 3, 1000])
+    np.testing.assert_array_equal(Xb.numpy(), X[[7, 3, 3, 1000]])
+    np.testing.assert_array_equal(yb.numpy(), y[[7, 3, 3, 1000]])
+
+
+def test_chunked_write_and_append(tmp_path):
+    rng = np.random.default_rng(0)
+    chunks = [(rng.random((100, 5)), rng.integers(0, 2, 100)) for _ in range(4)]
+    path = tmp_path / "chunks.db"
+    write_sqlite(path, iter(chunks))
+    ds = SQLiteDataset(path)
+    X = np.concatenate([c[0] for c in chunks]).astype(np.float32)
+    np.testing.assert_array_equal(ds.__getitems__(list(range(400)))[0].numpy(), X)
+    with pytest.raises(ValueError, match=r"table 'data' already exists"):
+        write_sqlite(path, X, np.zeros(400, dtype=int))
+    write_sqlite(path, X[:10], np.zeros(10, dtype=int), if_exists="append")
+    assert len(SQLiteDataset(path)) == 410
+    write_sqlite(path, X[:10], np.zeros(10, dtype=int), if_exists="replace")
+    assert len(SQLiteDataset(path)) == 10
+
+
+def test_views_read_no_data_and_nest(db):
+    path, X, y = db
+    ds = SQLiteDataset(path)
+    view = ds[np.arange(100, 200)]
+    assert isinstance(view, SQLiteDataset) and view.shape == (100, X.shape[1])
+    inner = view[[5, 0, -1]]  # a view of a view indexes into its parent's rows
+    np.testing.assert_array_equal(inner.labels, y[[105, 100, 199]])
+    np.testing.assert_array_equal(inner.__getitems__([0, 2])[0].numpy(), X[[105, 199]])
+    mask = y == 1
+    np.testing.assert_array_equal(ds[mask].labels, y[mask])
+    np.testing.assert_array_equal(ds[np.arange(5), ...].labels, y[:5])  # _safe_indexing
+    np.testing.assert_array_equal(ds[10:20].labels, y[10:20])
+
+
+def test_numeric_columns_and_blob_name(tmp_path):
+    path = tmp_path / "cols.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE t (pk INTEGER PRIMARY KEY, a REAL, b REAL, c TEXT, y INT)"
+        )
+        conn.executemany(
+            "INSERT INTO t (a, b, c, y) VALUES (?, ?, ?, ?)",
+            [(i, 2.0 * i, "x", i % 2) for i in range(10)],
+        )
+    ds = SQLiteDataset(path, table="t", features=["b", "a"], label="y")
+    np.testing.assert_array_equal(ds.__getitems__([3])[0].numpy(), [[6.0, 3.0]])
+    np.testing.assert_array_equal(ds.labels, np.arange(10) % 2)
+
+
+def test_pickles_by_path_and_works_in_workers(db):
+    path, X, y = db
+    ds = SQLiteDataset(path)[np.arange(0, 600)]
+    ds.labels  # opens a connection and caches the columns
+    restored = pickle.loads(pickle.dumps(ds))
+    assert restored._conn is None and len(pickle.dumps(ds)) < 10_000
+    np.testing.assert_array_equal(restored.labels, y[:600])
+    loader = DataLoader(ds, batch_size=100, num_workers=2, collate_fn=collate)
+    Xs = torch.cat([xb for xb, _ in loader]).numpy()
+    np.testing.assert_array_equal(Xs, X[:600])
+
+
+def test_classifier_fits_on_dataset_with_y_none(db):
+    path, X, y = db
+    ds = SQLiteDataset(path)
+    clf = quiet(sampler="batch_balanced").fit(ds, None)
+    assert clf.n_features_in_ == X.shape[1]
+    np.testing.assert_array_equal(clf.classes_, [0, 1])
+    proba_ds = clf.predict_proba(ds)
+    np.testing.assert_allclose(proba_ds, clf.predict_proba(X), rtol=1e-5, atol=1e-6)
+    # same data, same seed: the SQLite path trains exactly like the in-memory one
+    in_memory = quiet(sampler="batch_balanced").fit(X, y).predict_proba(X)
+    np.testing.assert_allclose(proba_ds, in_memory, rtol=1e-5, atol=1e-6)
+
+
+def test_cross_val_score_on_dataset(db):
+    path, X, y = db
+    ds = SQLiteDataset(path)
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    scores = cross_val_score(quiet(), ds, ds.labels, cv=cv, scoring="roc_auc")
+    assert np.isfinite(scores).all() and scores.mean() > 0.8
+
+
+def test_missing_file_raises_and_creates_nothing(tmp_path):
+    missing = tmp_path / "nope.db"
+    with pytest.raises(FileNotFoundError, match="nope.db"):
+        SQLiteDataset(missing)
+    assert not missing.exists()
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        write_sqlite(tmp_path / "no_dir" / "x.db", np.ones((2, 2)), [0, 1])
+    assert not (tmp_path / "no_dir").exists()
+
+
+def test_errors_name_what_exists(db, tmp_path):
+    path, X, y = db
+    with pytest.raises(ValueError, match=r"no table 'rows'.*tables are \['data'\]"):
+        SQLiteDataset(path, table="rows")
+    with pytest.raises(
+        ValueError,
+        match=r"no label column 'target'.*\['id', 'features', "
+        r"'label'\]",
+    ):
+        SQLiteDataset(path, label="target")
+    with pytest.raises(ValueError, match=r"feature column\(s\) \['f1'\] not in table"):
+        SQLiteDataset(path, features=["f1"])
+    with pytest.raises(ValueError, match=r"if_exists='overwrite' is not one of"):
+        write_sqlite(tmp_path / "a.db", X, y, if_exists="overwrite")
+
+
+def test_corrupt_blob_names_the_row(db):
+    path, X, y = db
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE data SET features = ? WHERE id = 42", (b"\x00" * 12,))
+    ds = SQLiteDataset(path)
+    with pytest.raises(ValueError, match=r"row id 42 .* not 10 float32 values"):
+        ds.__getitems__(list(range(40, 45)))
+
+
+def test_labels_not_two_classes(tmp_path, imbalanced):
+    X, _ = imbalanced
+    path = tmp_path / "three.db"
+    write_sqlite(path, X, np.arange(len(X)) % 3)
+    with pytest.raises(ValueError, match=r"3 classes: \[0, 1, 2\]"):
+        quiet().fit(SQLiteDataset(path), None)
+
+
+def test_reads_while_another_connection_writes(db):
+    path, X, y = db
+    ds = SQLiteDataset(path)
+    writer = sqlite3.connect(path)
+    writer.execute("BEGIN IMMEDIATE")  # a writer holding the reserved lock
+    writer.execute(
+        "INSERT INTO data (features, label) VALUES (?, 0)", (X[0].tobytes(),)
+    )
+    np.testing.assert_array_equal(ds.__getitems__([1])[0].numpy(), X[[1]])
+    writer.commit()
+    writer.close()
