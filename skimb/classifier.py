@@ -388,7 +388,9 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         if dtype is None:
             return super().infer(x, **fit_params)
         with torch.autocast(torch.device(self.device).type, dtype=dtype):
-            return super().infer(x, **fit_params)
+            y_infer = super().infer(x, **fit_params)
+        # Half-precision logits go on as float32: the loss and NumPy need it.
+        return y_infer.float() if isinstance(y_infer, torch.Tensor) else y_infer
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         if isinstance(y_true, torch.Tensor):
