@@ -60,17 +60,30 @@ def timed_fit(net, X, y, epochs):
 def plain_skorch(X, y, batch_size, epochs, device):
     torch.manual_seed(0)
     net = NeuralNetBinaryClassifier(
-        MLP, module__input_dim=X.shape[1], optimizer=torch.optim.Adam, lr=1e-3,
-        batch_size=batch_size, max_epochs=epochs, train_split=None, verbose=0,
-        iterator_train__shuffle=True, device=device,
+        MLP,
+        module__input_dim=X.shape[1],
+        optimizer=torch.optim.Adam,
+        lr=1e-3,
+        batch_size=batch_size,
+        max_epochs=epochs,
+        train_split=None,
+        verbose=0,
+        iterator_train__shuffle=True,
+        device=device,
     )
     return timed_fit(net, X, y, epochs)
 
 
 def skimb(X, y, batch_size, epochs, device, **params):
     net = ImbalancedNetClassifier(
-        batch_size=batch_size, max_epochs=epochs, train_split=None, verbose=0,
-        pos_weight=None, random_state=0, device=device, **params,
+        batch_size=batch_size,
+        max_epochs=epochs,
+        train_split=None,
+        verbose=0,
+        pos_weight=None,
+        random_state=0,
+        device=device,
+        **params,
     )
     return timed_fit(net, X, y, epochs)
 
@@ -79,26 +92,37 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=300_000)
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument(
+        "--device", default="cuda" if torch.cuda.is_available() else "cpu"
+    )
     args = parser.parse_args()
     X, y = make_data(args.rows)
     name = torch.cuda.get_device_name() if args.device != "cpu" else "CPU"
-    print(f"{args.rows} x {X.shape[1]} float32, {args.epochs} epochs, device {name}, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads\n")
-    print("| batch size | hand-written s/epoch | plain skorch s/epoch | skimb s/epoch "
-          "| skimb / hand-written | skimb / plain skorch |")
+    print(
+        f"{args.rows} x {X.shape[1]} float32, {args.epochs} epochs, device {name}, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads\n"
+    )
+    print(
+        "| batch size | hand-written s/epoch | plain skorch s/epoch | skimb s/epoch "
+        "| skimb / hand-written | skimb / plain skorch |"
+    )
     print("|---|---|---|---|---|---|")
     for batch_size in (256, 2048):
         base = hand_written(X, y, batch_size, args.epochs, args.device)
         plain = plain_skorch(X, y, batch_size, args.epochs, args.device)
         ours = skimb(X, y, batch_size, args.epochs, args.device)
-        print(f"| {batch_size} | {base:.2f} | {plain:.2f} | {ours:.2f} | "
-              f"{ours / base:.2f}x | {ours / plain:.2f}x |")
+        print(
+            f"| {batch_size} | {base:.2f} | {plain:.2f} | {ours:.2f} | "
+            f"{ours / base:.2f}x | {ours / plain:.2f}x |"
+        )
         if args.device != "cpu":
-            on_gpu = skimb(X, y, batch_size, args.epochs, args.device,
-                           dataset__device="auto")
-            print(f"| {batch_size} (data on GPU) | {base:.2f} | {plain:.2f} | "
-                  f"{on_gpu:.2f} | {on_gpu / base:.2f}x | {on_gpu / plain:.2f}x |")
+            on_gpu = skimb(
+                X, y, batch_size, args.epochs, args.device, dataset__device="auto"
+            )
+            print(
+                f"| {batch_size} (data on GPU) | {base:.2f} | {plain:.2f} | "
+                f"{on_gpu:.2f} | {on_gpu / base:.2f}x | {on_gpu / plain:.2f}x |"
+            )
 
 
 if __name__ == "__main__":

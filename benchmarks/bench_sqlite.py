@@ -50,8 +50,14 @@ def make_db(rows, features):
 
 
 def net(**params):
-    return ImbalancedNetClassifier(max_epochs=1, batch_size=BATCH, train_split=None,
-                                   verbose=0, random_state=0, **params)
+    return ImbalancedNetClassifier(
+        max_epochs=1,
+        batch_size=BATCH,
+        train_split=None,
+        verbose=0,
+        random_state=0,
+        **params,
+    )
 
 
 def epoch_seconds(X, y=None, **params):
@@ -83,8 +89,9 @@ def offset_rate(path, rows, samples=100):
     rng = np.random.default_rng(2)
     start = time.perf_counter()
     for i in rng.integers(0, rows, samples):
-        blob, _ = conn.execute("SELECT features, label FROM data LIMIT 1 OFFSET ?",
-                               (int(i),)).fetchone()
+        blob, _ = conn.execute(
+            "SELECT features, label FROM data LIMIT 1 OFFSET ?", (int(i),)
+        ).fetchone()
         np.frombuffer(blob, dtype=np.float32)
     return samples / (time.perf_counter() - start)
 
@@ -98,8 +105,12 @@ def peak_rss_mib(path):
         " verbose=0).fit(ds, None);"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(path)], check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return int(out.strip().splitlines()[-1]) / 1024
 
 
@@ -118,36 +129,54 @@ def main():
         y = ds.labels
         memory = epoch_seconds(X, y)
         sqlite0 = epoch_seconds(ds)
-        sqlite2 = epoch_seconds(ds, iterator_train__num_workers=2,
-                                iterator_valid__num_workers=2)
+        sqlite2 = epoch_seconds(
+            ds, iterator_train__num_workers=2, iterator_valid__num_workers=2
+        )
         random_rate = random_read_rate(ds)
         scan_rate = sequential_scan_rate(path, rows)
         off_rate = offset_rate(path, rows)
-        results.append(dict(
-            rows=rows, size_mib=os.path.getsize(path) / 2**20, write_s=write_s,
-            memory_s=memory, sqlite0_s=sqlite0, sqlite2_s=sqlite2,
-            random_rows_s=random_rate, scan_rows_s=scan_rate, offset_rows_s=off_rate,
-            offset_epoch_s=rows / off_rate, peak_rss_mib=peak_rss_mib(path),
-        ))
+        results.append(
+            dict(
+                rows=rows,
+                size_mib=os.path.getsize(path) / 2**20,
+                write_s=write_s,
+                memory_s=memory,
+                sqlite0_s=sqlite0,
+                sqlite2_s=sqlite2,
+                random_rows_s=random_rate,
+                scan_rows_s=scan_rate,
+                offset_rows_s=off_rate,
+                offset_epoch_s=rows / off_rate,
+                peak_rss_mib=peak_rss_mib(path),
+            )
+        )
         del X
-    print(f"{args.features} float32 features, batch {BATCH}, 1 epoch, "
-          f"{os.cpu_count()} cores\n")
-    print("| rows | DB MiB | in-memory s/epoch | SQLite s/epoch (0 workers) | ratio "
-          "| SQLite s/epoch (2 workers) | ratio | random batched reads rows/s "
-          "| sequential scan rows/s | random / scan | OFFSET rows/s | OFFSET epoch "
-          "(extrapolated) | OFFSET / SQLiteDataset | peak RSS MiB |")
+    print(
+        f"{args.features} float32 features, batch {BATCH}, 1 epoch, "
+        f"{os.cpu_count()} cores\n"
+    )
+    print(
+        "| rows | DB MiB | in-memory s/epoch | SQLite s/epoch (0 workers) | ratio "
+        "| SQLite s/epoch (2 workers) | ratio | random batched reads rows/s "
+        "| sequential scan rows/s | random / scan | OFFSET rows/s | OFFSET epoch "
+        "(extrapolated) | OFFSET / SQLiteDataset | peak RSS MiB |"
+    )
     print("|" + "---|" * 14)
     for r in results:
-        print(f"| {r['rows']:,} | {r['size_mib']:.0f} | {r['memory_s']:.2f} | "
-              f"{r['sqlite0_s']:.2f} | {r['sqlite0_s'] / r['memory_s']:.2f}x | "
-              f"{r['sqlite2_s']:.2f} | {r['sqlite2_s'] / r['memory_s']:.2f}x | "
-              f"{r['random_rows_s']:,.0f} | {r['scan_rows_s']:,.0f} | "
-              f"{r['random_rows_s'] / r['scan_rows_s']:.2f} | {r['offset_rows_s']:,.0f} "
-              f"| {r['offset_epoch_s']:,.0f} s | "
-              f"{r['offset_epoch_s'] / r['sqlite0_s']:,.0f}x | {r['peak_rss_mib']:.0f} |")
+        print(
+            f"| {r['rows']:,} | {r['size_mib']:.0f} | {r['memory_s']:.2f} | "
+            f"{r['sqlite0_s']:.2f} | {r['sqlite0_s'] / r['memory_s']:.2f}x | "
+            f"{r['sqlite2_s']:.2f} | {r['sqlite2_s'] / r['memory_s']:.2f}x | "
+            f"{r['random_rows_s']:,.0f} | {r['scan_rows_s']:,.0f} | "
+            f"{r['random_rows_s'] / r['scan_rows_s']:.2f} | {r['offset_rows_s']:,.0f} "
+            f"| {r['offset_epoch_s']:,.0f} s | "
+            f"{r['offset_epoch_s'] / r['sqlite0_s']:,.0f}x | {r['peak_rss_mib']:.0f} |"
+        )
     (RESULTS / "bench_sqlite.json").write_text(json.dumps(results, indent=1))
-    print(f"\nparent peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024:.0f}"
-          " MiB (holds the in-memory copies)")
+    print(
+        f"\nparent peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}"
+        " MiB (holds the in-memory copies)"
+    )
 
 
 if __name__ == "__main__":

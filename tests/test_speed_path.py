@@ -51,8 +51,9 @@ def test_array_dataset_getitems_is_one_indexing_operation():
 
 def test_user_torch_dataset_still_works(imbalanced):
     X, y = imbalanced
-    user_ds = torch.utils.data.TensorDataset(torch.tensor(X, dtype=torch.float32),
-                                             torch.tensor(y))
+    user_ds = torch.utils.data.TensorDataset(
+        torch.tensor(X, dtype=torch.float32), torch.tensor(y)
+    )
     clf = quiet(sampler="batch_balanced").fit(user_ds, y)
     assert clf.predict_proba(user_ds).shape == (len(y), 2)
 
@@ -75,8 +76,9 @@ def test_cuda_fit_predict_and_pickle_to_cpu(imbalanced, tmp_path):
     assert clf.device_ == "cuda"
     assert next(clf.module_.parameters()).is_cuda
     restored = pickle.loads(pickle.dumps(clf))
-    np.testing.assert_allclose(restored.predict_proba(X), clf.predict_proba(X),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        restored.predict_proba(X), clf.predict_proba(X), rtol=1e-5
+    )
 
 
 @cuda

@@ -152,16 +152,17 @@ class SQLiteDataset(Dataset):
     # -- ids and labels ----------------------------------------------------------
     def _load_ids_and_labels(self):
         if self._all_ids is None:
-            rows = (
-                self._connection()
-                .execute(
-                    f"SELECT {_quote(self._id_column)}, {_quote(self.label)} "
-                    f"FROM {_quote(self.table)} ORDER BY 1"
-                )
-                .fetchall()
+            cursor = self._connection().execute(
+                f"SELECT {_quote(self._id_column)}, {_quote(self.label)} "
+                f"FROM {_quote(self.table)} ORDER BY 1"
             )
-            self._all_ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
-            self._all_labels = np.array([r[1] for r in rows])
+            # In blocks: a list of one tuple per row would cost ~130 bytes a row.
+            ids, labels = [], []
+            while block := cursor.fetchmany(65536):
+                ids.append(np.fromiter((r[0] for r in block), np.int64, len(block)))
+                labels.append(np.array([r[1] for r in block]))
+            self._all_ids = np.concatenate(ids) if ids else np.empty(0, np.int64)
+            self._all_labels = np.concatenate(labels) if labels else np.empty(0)
         return self._all_ids, self._all_labels
 
     def _selected(self, array):
