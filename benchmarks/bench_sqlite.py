@@ -99,7 +99,8 @@ def offset_rate(path, rows, samples=100):
 def peak_rss_mib(path):
     """Peak RSS of a fresh process that trains one epoch on the database."""
     code = (
-        "import resource, sys; from skimb import ImbalancedNetClassifier, SQLiteDataset;"
+        "import resource, sys;"
+        "from skimb import ImbalancedNetClassifier, SQLiteDataset;"
         "ds = SQLiteDataset(sys.argv[1]);"
         f"ImbalancedNetClassifier(max_epochs=1, batch_size={BATCH}, train_split=None,"
         " verbose=0).fit(ds, None);"
@@ -174,7 +175,7 @@ def main():
         )
     (RESULTS / "bench_sqlite.json").write_text(json.dumps(results, indent=1))
     print(
-        f"\nparent peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}"
+        f"\nparent peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10}"
         " MiB (holds the in-memory copies)"
     )
 

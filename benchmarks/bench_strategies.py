@@ -1,4 +1,4 @@
-"""Weighting, loss, schedule and sampler strategies against SMOTE and logistic regression.
+"""Weighting, loss, schedule and sampler strategies vs SMOTE and logistic regression.
 
     python benchmarks/bench_strategies.py [--rows 10000] [--epochs 10] [--repeats 1]
 

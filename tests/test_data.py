@@ -82,7 +82,7 @@ def test_numeric_columns_and_blob_name(tmp_path):
 def test_pickles_by_path_and_works_in_workers(db):
     path, X, y = db
     ds = SQLiteDataset(path)[np.arange(0, 600)]
-    ds.labels  # opens a connection and caches the columns
+    assert len(ds.labels) == 600  # opens a connection and caches the columns
     restored = pickle.loads(pickle.dumps(ds))
     assert restored._conn is None and len(pickle.dumps(ds)) < 10_000
     np.testing.assert_array_equal(restored.labels, y[:600])
