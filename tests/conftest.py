@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 from sklearn.datasets import make_classification
+from skorch.callbacks import Callback
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +40,15 @@ def quiet(**params):
 
     params = {"max_epochs": 4, "verbose": 0, "random_state": 0, "lr": 0.01, **params}
     return ImbalancedNetClassifier(**params)
+
+
+class RecordBatches(Callback):
+    """Records (X, y) of every training batch the net actually sees, as NumPy."""
+
+    def initialize(self):
+        self.batches_ = []
+        return self
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self.batches_.append(tuple(t.numpy().copy() for t in batch))

@@ -7,7 +7,6 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from skorch.callbacks import Callback
 from torch.utils.data import DataLoader, TensorDataset
 
 from skimb.samplers import (
@@ -16,7 +15,7 @@ from skimb.samplers import (
     UnderSampler,
     WeightedSampler,
 )
-from tests.conftest import quiet
+from tests.conftest import RecordBatches, quiet
 
 
 @st.composite
@@ -193,18 +192,6 @@ def test_usable_in_a_plain_dataloader():
     assert sum(len(x) for x, _ in loader) == 120
 
 
-class RecordBatches(Callback):
-    """Records the targets of every training batch the net actually sees."""
-
-    def initialize(self):
-        self.batches_ = []
-        return self
-
-    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
-        if training:
-            self.batches_.append(batch[1].numpy().copy())
-
-
 def test_classifier_trains_on_batch_balanced_batches(rare):
     X, y = rare
     recorder = RecordBatches()
@@ -217,9 +204,9 @@ def test_classifier_trains_on_batch_balanced_batches(rare):
     ).fit(X, y)
     n_neg_train = round(0.8 * (y == 0).sum())
     per_epoch = -(-n_neg_train // 61)
-    assert len(recorder.batches_) == 2 * per_epoch
-    assert all(b.sum() == 3 for b in recorder.batches_)
-    assert all(len(b) == 64 for b in recorder.batches_[: per_epoch - 1])
+    assert len([b[1] for b in recorder.batches_]) == 2 * per_epoch
+    assert all(b.sum() == 3 for b in [b[1] for b in recorder.batches_])
+    assert all(len(b) == 64 for b in [b[1] for b in recorder.batches_][: per_epoch - 1])
     # the weight is resolved on what the sampler presents: 61 negatives per 3 positives
     assert clf.pos_weight_ == pytest.approx(n_neg_train / (3 * per_epoch))
 
@@ -232,7 +219,7 @@ def test_sampler_maps_back_to_training_rows(rare):
     clf = quiet(
         sampler="undersample", callbacks=[recorder], max_epochs=1, pos_weight=None
     ).fit(X, y)
-    seen = np.concatenate(recorder.batches_)
+    seen = np.concatenate([b[1] for b in recorder.batches_])
     n_pos_train = round(0.8 * y.sum())
     assert seen.sum() == n_pos_train and len(seen) == 2 * n_pos_train
     assert clf.pos_weight_ == 1.0
@@ -251,7 +238,7 @@ def test_classifier_sampler_batches_are_reproducible(rare):
     for _ in range(2):
         recorder = RecordBatches()
         quiet(sampler="batch_balanced", callbacks=[recorder], max_epochs=2).fit(X, y)
-        runs.append(np.concatenate(recorder.batches_))
+        runs.append(np.concatenate([b[1] for b in recorder.batches_]))
     np.testing.assert_array_equal(*runs)
 
 

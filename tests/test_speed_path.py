@@ -3,23 +3,12 @@
 import numpy as np
 import pytest
 import torch
-from skorch.callbacks import Callback
 from skorch.dataset import Dataset as SkorchDataset
 
 from skimb.data import ArrayDataset, collate
-from tests.conftest import quiet
+from tests.conftest import RecordBatches, quiet
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-
-
-class RecordBatches(Callback):
-    def initialize(self):
-        self.batches_ = []
-        return self
-
-    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
-        if training:
-            self.batches_.append(tuple(t.numpy().copy() for t in batch))
 
 
 def test_batched_path_yields_the_same_batches_as_skorch_dataset(imbalanced):
