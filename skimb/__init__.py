@@ -4,7 +4,13 @@ from .classifier import ImbalancedNetClassifier
 from .data import SQLiteDataset, write_sqlite
 from .losses import FocalLoss
 from .modules import MLP
-from .samplers import BatchBalancedSampler, OverSampler, UnderSampler, WeightedSampler
+from .samplers import (
+    BatchBalancedSampler,
+    BlockShuffleSampler,
+    OverSampler,
+    UnderSampler,
+    WeightedSampler,
+)
 from .schedules import DeferredReweighting, LinearDecay, PlateauIncrease, WeightSchedule
 from .weights import effective_number
 
@@ -12,6 +18,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BatchBalancedSampler",
+    "BlockShuffleSampler",
     "DeferredReweighting",
     "FocalLoss",
     "ImbalancedNetClassifier",

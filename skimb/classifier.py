@@ -16,6 +16,7 @@ from torch.utils.data import BatchSampler, Subset
 from . import _scoring
 from ._params import check_params
 from .data.batches import ArrayDataset, EncodedTargets, collate
+from .data.sqlite import SQLiteDataset
 from .losses import FocalLoss
 from .modules import MLP
 from .samplers import SAMPLERS
@@ -256,6 +257,7 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         """Validate ``X`` and ``y``; return the data to train on and 0/1 targets."""
         if is_dataset(X):
             labels = self._dataset_labels(X, y)
+            X, labels = _in_storage_order(X, labels)
             y01 = self._encode_labels(labels, reset=reset)
             if reset:
                 self.n_features_in_ = _dataset_width(X)
@@ -339,6 +341,11 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
 
     def get_split_datasets(self, X, y=None, **fit_params):
         dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
+        # Rows in storage order: the sampler shuffles anyway, and a dataset read from
+        # disk (SQLiteDataset) then reads nearby rows together.
+        dataset_train, dataset_valid = map(
+            _sorted_subset, (dataset_train, dataset_valid)
+        )
         train_labels = _subset_labels(dataset_train, y)
         self.sampler_ = self._make_sampler(train_labels)
         self.pos_weight_ = resolve_pos_weight(
@@ -586,6 +593,25 @@ def _subset_labels(dataset_train, y):
         f"cannot tell the labels of the {len(dataset_train)} training rows: "
         "train_split should return torch Subsets of the data it is given"
     )
+
+
+def _sorted_subset(dataset):
+    if isinstance(dataset, Subset):
+        indices = np.asarray(dataset.indices)
+        if indices.ndim == 1 and np.any(indices[1:] < indices[:-1]):
+            return Subset(dataset.dataset, np.sort(indices))
+    return dataset
+
+
+def _in_storage_order(X, labels):
+    """A SQLiteDataset view and its labels reordered by row id (for near-sequential
+    reads); any other dataset as it is."""
+    order = X._storage_order() if isinstance(X, SQLiteDataset) else None
+    if order is None:
+        return X, labels
+    if len(labels) != len(X):
+        raise ValueError(f"X has {len(X)} rows but y has {len(labels)} labels")
+    return X[order], labels[order]
 
 
 def _presented_labels(sampler, train_labels):

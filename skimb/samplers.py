@@ -20,6 +20,7 @@ __all__ = [
     "WeightedSampler",
     "UnderSampler",
     "OverSampler",
+    "BlockShuffleSampler",
     "SAMPLERS",
 ]
 
@@ -27,12 +28,16 @@ __all__ = [
 class _LabelSampler:
     """Shared machinery: class indices, seeding, epochs and sharding across replicas."""
 
+    needs_both_classes = True
+
     def __init__(self, labels, seed=None, num_replicas=None, rank=None):
         labels = _binary_labels(labels)
         self.n_rows = labels.size
         self.pos_indices = np.flatnonzero(labels)
         self.neg_indices = np.flatnonzero(labels == 0)
-        if self.pos_indices.size == 0 or self.neg_indices.size == 0:
+        if self.needs_both_classes and (
+            self.pos_indices.size == 0 or self.neg_indices.size == 0
+        ):
             raise ValueError(
                 f"{type(self).__name__} needs both classes among the training rows, "
                 f"got {self.neg_indices.size} negative(s) and "
@@ -310,11 +315,95 @@ class OverSampler(_IndexSampler):
         return rng.permutation(rows)
 
 
+class BlockShuffleSampler(_IndexSampler):
+    """Every row once per epoch, in a shuffle that keeps reads near-sequential.
+
+    Made for data read from disk (:class:`skimb.data.SQLiteDataset`), where a fully
+    random order reads rows one by one. Each epoch:
+
+    1. the rows are cut into blocks of ``block_size`` consecutive rows, and the blocks
+       are shuffled;
+    2. the shuffled blocks are taken ``window`` at a time, and the rows inside each
+       window (``block_size * window`` rows) are shuffled together.
+
+    So every row appears exactly once per epoch, a batch mixes rows from up to
+    ``window`` random places of the file, and the reader touches only ``window``
+    blocks at a time: :class:`~skimb.data.SQLiteDataset` reads each of them with one
+    range query and serves the window's batches from its block cache. The class
+    counts are those of the data, so ``pos_weight="balanced"`` corrects as it does
+    with plain shuffling. With ``window * block_size >= len(labels)`` it is a full
+    shuffle; with ``window=1`` batches hold runs of consecutive rows.
+
+    Rows that sit next to each other in storage still land in nearby batches, so
+    the file should not be sorted by the label or by time when that matters; write
+    it in random order (``write_sqlite`` keeps the order it is given).
+
+    Parameters
+    ----------
+    labels : array-like of 0/1 or bool
+        Label of every row the sampler draws from (1 = positive). Only its length
+        and class counts are used.
+    block_size : int, default=256
+        Consecutive rows per block.
+    window : int, default=32
+        Blocks whose rows are shuffled together. Larger mixes better and needs a
+        larger block cache (``window * block_size`` rows) to keep reads sequential.
+    seed, num_replicas, rank
+        As in :class:`BatchBalancedSampler`. Replicas take every
+        ``num_replicas``-th row of the plan, so they read the same blocks.
+
+    Examples
+    --------
+    >>> from skimb.samplers import BlockShuffleSampler
+    >>> order = list(BlockShuffleSampler([0] * 8, block_size=2, window=2, seed=0))
+    >>> sorted(order) == list(range(8))
+    True
+    """
+
+    needs_both_classes = False
+
+    def __init__(
+        self,
+        labels,
+        block_size=256,
+        window=32,
+        seed=None,
+        num_replicas=None,
+        rank=None,
+    ):
+        _check_positive_int("block_size", block_size)
+        _check_positive_int("window", window)
+        super().__init__(labels, seed=seed, num_replicas=num_replicas, rank=rank)
+        self.block_size = int(block_size)
+        self.window = int(window)
+
+    def epoch_class_counts(self):
+        return self.neg_indices.size, self.pos_indices.size
+
+    def _epoch_size(self):
+        return self.n_rows
+
+    def _epoch_plan(self, epoch):
+        rng = self._rng(0, epoch)
+        n_blocks = -(-self.n_rows // self.block_size)
+        blocks = rng.permutation(n_blocks)
+        rows = (blocks[:, None] * self.block_size + np.arange(self.block_size)).ravel()
+        rows = rows[rows < self.n_rows]  # the last block may be short
+        sizes = np.where(blocks == n_blocks - 1, self.n_rows % self.block_size, 0)
+        sizes[sizes == 0] = self.block_size
+        window_ends = np.cumsum(sizes)[self.window - 1 :: self.window]
+        bounds = np.r_[0, window_ends, rows.size]
+        for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+            rng.shuffle(rows[start:end])
+        return rows
+
+
 SAMPLERS = {
     "batch_balanced": BatchBalancedSampler,
     "weighted": WeightedSampler,
     "undersample": UnderSampler,
     "oversample": OverSampler,
+    "block_shuffle": BlockShuffleSampler,
 }
 
 

@@ -10,7 +10,9 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from torch.utils.data import DataLoader
 
 from skimb.data import SQLiteDataset, collate, write_sqlite
-from tests.conftest import quiet
+from skimb.data.sqlite import BLOCK_ROWS
+from skimb.samplers import BlockShuffleSampler
+from tests.conftest import RecordBatches, quiet
 
 
 @pytest.fixture
@@ -166,3 +168,132 @@ def test_reads_while_another_connection_writes(db):
     np.testing.assert_array_equal(ds.__getitems__([1])[0].numpy(), X[[1]])
     writer.commit()
     writer.close()
+
+
+# -- block shuffling and the block cache ----------------------------------------------
+def _batches(order, batch_size):
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+@pytest.mark.parametrize("cache_mib", [64, 0.03, 0])  # 0.03 MiB: room for 3 blocks
+def test_block_cache_serves_the_rows_asked_for(db, cache_mib):
+    path, X, y = db
+    ds = SQLiteDataset(path, cache_mib=cache_mib)
+    sampler = BlockShuffleSampler(y, block_size=BLOCK_ROWS, window=2, seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(2):  # two epochs
+        order = np.array(list(sampler))
+        for batch in _batches(order, 64) + [rng.integers(-len(y), len(y), 300)]:
+            Xb, yb = ds.__getitems__(batch.tolist())
+            np.testing.assert_array_equal(Xb.numpy(), X[batch])
+            np.testing.assert_array_equal(yb.numpy(), y[batch])
+    cache = ds._cache
+    if cache_mib == 0:
+        assert cache is None
+    else:
+        cached = np.flatnonzero(cache.slot_of >= 0)
+        assert 0 < cached.size <= cache.capacity == (3 if cache_mib < 1 else 6)
+        assert np.array_equal(np.sort(cache.block_in[cache.block_in >= 0]), cached)
+
+
+def test_block_cache_is_left_alone_by_random_reads_of_a_large_table(db):
+    path, X, y = db
+    ds = SQLiteDataset(path)
+    rng = np.random.default_rng(1)
+    for _ in range(50):  # 2 rows per block on average: read by key
+        batch = rng.integers(0, len(y), 12)
+        np.testing.assert_array_equal(ds.__getitems__(batch)[0].numpy(), X[batch])
+    assert not np.any(ds._cache.slot_of >= 0)
+
+
+def test_block_cache_reads_a_block_whole_on_its_second_dense_visit(db):
+    path, X, y = db
+    ds = SQLiteDataset(path)
+    window = np.random.default_rng(2).permutation(2 * BLOCK_ROWS)  # blocks 0 and 1
+    first, second = window[:100], window[100:200]
+    ds.__getitems__(first.tolist())
+    assert not np.any(ds._cache.slot_of >= 0)  # first visit: by key
+    ds.__getitems__(second.tolist())
+    np.testing.assert_array_equal(np.flatnonzero(ds._cache.slot_of >= 0), [0, 1])
+    rest = window[200:]
+    np.testing.assert_array_equal(ds.__getitems__(rest.tolist())[0].numpy(), X[rest])
+
+
+def test_pickle_drops_the_block_cache(db):
+    path, X, y = db
+    ds = SQLiteDataset(path)
+    order = np.array(list(BlockShuffleSampler(y, window=2, seed=0)))
+    for batch in _batches(order, 128):
+        ds.__getitems__(batch.tolist())
+    assert np.any(ds._cache.slot_of >= 0)
+    restored = pickle.loads(pickle.dumps(ds))
+    assert restored._cache is None and len(pickle.dumps(ds)) < 10_000
+    np.testing.assert_array_equal(
+        restored.__getitems__(order[:50])[0].numpy(), X[order[:50]]
+    )
+
+
+def test_rows_deleted_after_opening_raise(db):
+    path, X, y = db
+    ds = SQLiteDataset(path)
+    assert len(ds.labels) == len(y)  # the ids are read now
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM data WHERE id BETWEEN 11 AND 20")
+    with pytest.raises(RuntimeError, match=r"changed while it was read: 10 of the row"):
+        ds.__getitems__(list(range(0, 40, 2)) + [1, 3, 5, 7, 9, 11, 13, 15, 17, 19])
+    order = np.random.default_rng(0).permutation(BLOCK_ROWS)
+    with pytest.raises(RuntimeError, match="open a new SQLiteDataset"):
+        for batch in _batches(order, 64):  # the second batch reads block 0 whole
+            ds.__getitems__(batch.tolist())
+
+
+@pytest.mark.parametrize("bad", [-1, "64", True, float("nan")])
+def test_cache_mib_must_be_a_number(db, bad):
+    with pytest.raises(ValueError, match=r"cache_mib must be a number >= 0, got"):
+        SQLiteDataset(db[0], cache_mib=bad)
+
+
+def test_classifier_block_shuffle_on_sqlite_trains_like_in_memory(db):
+    path, X, y = db
+    ds = SQLiteDataset(path, cache_mib=0.05)
+    recorder = RecordBatches()
+    params = dict(
+        sampler="block_shuffle",
+        sampler__block_size=64,
+        sampler__window=4,
+        batch_size=64,
+        callbacks=[recorder],
+    )
+    clf = quiet(**params).fit(ds, None)
+    assert isinstance(clf.sampler_, BlockShuffleSampler)
+    # Every row once per epoch: "balanced" sees the real class counts (the split
+    # is stratified, so those of y).
+    assert clf.pos_weight_ == pytest.approx((y == 0).sum() / (y == 1).sum(), rel=0.02)
+    batches_ds = recorder.batches_
+    in_memory = quiet(**params).fit(X, y)
+    for (xa, ya), (xb, yb) in zip(batches_ds, recorder.batches_, strict=True):
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(ya, yb)
+    np.testing.assert_allclose(
+        clf.predict_proba(ds), in_memory.predict_proba(X), rtol=1e-5, atol=1e-6
+    )
+    assert np.any(ds._cache.slot_of >= 0)  # the window reads went through the cache
+
+
+def test_fit_reads_a_permuted_view_in_storage_order(db):
+    path, X, y = db
+    ds = SQLiteDataset(path)
+    perm = np.random.default_rng(0).permutation(len(y))
+    recorder = RecordBatches()
+    quiet(
+        callbacks=[recorder],
+        train_split=None,
+        iterator_train__shuffle=False,
+        max_epochs=1,
+    ).fit(ds[perm], None)
+    seen = np.concatenate([xb for xb, _ in recorder.batches_])
+    np.testing.assert_array_equal(seen, X)  # sorted back to id order
+    # ... and the model is the one trained on the rows in file order
+    a = quiet(train_split=None).fit(ds[perm], y[perm]).predict_proba(X)
+    b = quiet(train_split=None).fit(ds, y).predict_proba(X)
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

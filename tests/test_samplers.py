@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from skimb.samplers import (
     BatchBalancedSampler,
+    BlockShuffleSampler,
     OverSampler,
     UnderSampler,
     WeightedSampler,
@@ -114,6 +115,7 @@ def test_weighted_gives_each_class_half():
         lambda y, **kw: WeightedSampler(y, **kw),
         lambda y, **kw: UnderSampler(y, ratio=3, **kw),
         lambda y, **kw: OverSampler(y, **kw),
+        lambda y, **kw: BlockShuffleSampler(y, block_size=8, window=4, **kw),
     ],
 )
 def test_reproducible_and_epochs_differ(make):
@@ -173,6 +175,14 @@ def test_ranks_get_disjoint_shares_covering_the_epoch(labels, replicas):
         ),
         (lambda: WeightedSampler([0, 2]), r"labels must be 0/1 or bool"),
         (
+            lambda: BlockShuffleSampler([0, 1], block_size=0),
+            r"block_size must be an int >= 1, got 0",
+        ),
+        (
+            lambda: BlockShuffleSampler([0, 1], window=2.5),
+            r"window must be an int >= 1, got 2.5",
+        ),
+        (
             lambda: UnderSampler([0, 1], num_replicas=2, rank=2),
             r"rank must be an int in",
         ),
@@ -181,6 +191,64 @@ def test_ranks_get_disjoint_shares_covering_the_epoch(labels, replicas):
 def test_errors(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    n=st.integers(1, 700),
+    block_size=st.integers(1, 40),
+    window=st.integers(1, 12),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_block_shuffle_guarantees(n, block_size, window, seed):
+    sampler = BlockShuffleSampler(np.zeros(n), block_size, window, seed=seed)
+    n_blocks = -(-n // block_size)
+    epochs = []
+    for _ in range(3):
+        order = np.array(list(sampler))
+        assert len(order) == len(sampler) == n
+        assert np.array_equal(np.sort(order), np.arange(n))  # every row once
+        assert len(_windows(order // block_size, window)) == -(-n_blocks // window)
+        epochs.append(order)
+    if n_blocks > 2:
+        assert not np.array_equal(epochs[0], epochs[1])
+
+
+def _windows(block_of, window):
+    """Cut an epoch into windows, checking each holds at most `window` blocks and
+    every row of each of them (so reads touch `window` blocks at a time)."""
+    sizes = np.bincount(block_of)
+    windows, blocks, rows_left = [], set(), 0
+    for i, b in enumerate(block_of.tolist()):
+        if b not in blocks:
+            blocks.add(b)
+            rows_left += sizes[b]
+            assert len(blocks) <= window, "a window spans more than `window` blocks"
+        rows_left -= 1
+        if rows_left == 0 and (len(blocks) == window or i == len(block_of) - 1):
+            windows.append(blocks)
+            blocks = set()
+    assert not blocks, "the last window left blocks incomplete"
+    return windows
+
+
+def test_block_shuffle_mixes_rows_inside_a_window():
+    order = np.array(list(BlockShuffleSampler(np.zeros(4096), 64, 8, seed=0)))
+    window = order[: 64 * 8]
+    # The first window: 8 whole blocks, interleaved (not block after block).
+    assert len(np.unique(window // 64)) == 8
+    assert np.mean(np.diff(window) == 1) < 0.1
+    # Blocks come from all over the data, not in file order.
+    assert len(np.unique(order[: 64 * 8 * 4] // 64)) == 32
+    assert not np.array_equal(np.unique(order[:512] // 64), np.arange(8))
+
+
+def test_block_shuffle_full_window_is_a_plain_shuffle():
+    labels = np.r_[np.ones(10), np.zeros(90)]
+    sampler = BlockShuffleSampler(labels, block_size=10, window=10, seed=3)
+    assert sampler.epoch_class_counts() == (90, 10)
+    firsts = [list(sampler)[0] for _ in range(30)]
+    assert len(set(firsts)) > 10  # any row can come first
 
 
 def test_usable_in_a_plain_dataloader():

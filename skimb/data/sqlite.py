@@ -13,6 +13,12 @@ from .batches import Batch
 
 # SQLite's default limit on host parameters per statement is 32766 since 3.32.
 _MAX_PARAMS = 30000
+# Rows per cached block. A block is read whole with one range query, which runs at the
+# speed of a sequential scan (about 5x a lookup by key per row).
+BLOCK_ROWS = 256
+# A block is read whole only when a batch asks for at least this many of its rows and
+# it was asked for recently (so it is likely to be asked for again).
+_DENSE_ROWS = 8
 
 
 class SQLiteDataset(Dataset):
@@ -42,6 +48,15 @@ class SQLiteDataset(Dataset):
         column of float32 vectors; a list: numeric columns, in that order.
     label : str, default="label"
         The label column.
+    cache_mib : float, default=64
+        Memory for the block cache: decoded features of recently used blocks of
+        ``BLOCK_ROWS`` (256) consecutive rows. A block is read whole, with one range
+        query, when two batches in a row ask for several of its rows, as batches of
+        :class:`skimb.samplers.BlockShuffleSampler` do; it then serves the following
+        batches from memory. Random batches over a large table, and passes in row
+        order (prediction, validation), are read by primary key as before. ``0``
+        turns the cache off. The bound holds per dataset object and process (a
+        DataLoader worker has its own); it is allocated as blocks are stored.
 
     Attributes
     ----------
@@ -66,16 +81,26 @@ class SQLiteDataset(Dataset):
     [0, 0]
     """
 
-    def __init__(self, path, table="data", features=None, label="label"):
+    def __init__(
+        self, path, table="data", features=None, label="label", *, cache_mib=64
+    ):
         self.path = str(path)
         self.table = table
         self.features = features
         self.label = label
+        self.cache_mib = cache_mib
         if not Path(self.path).is_file():
             raise FileNotFoundError(f"no SQLite file at {self.path!r}")
+        if (
+            isinstance(cache_mib, bool)
+            or not isinstance(cache_mib, (int, float, np.integer, np.floating))
+            or not cache_mib >= 0
+        ):
+            raise ValueError(f"cache_mib must be a number >= 0, got {cache_mib!r}")
         self._positions = None  # None: every row, in primary-key order
         self._conn, self._conn_pid = None, None
         self._all_ids = self._all_labels = None
+        self._cache = None
         self._resolve_schema()
 
     # -- schema ----------------------------------------------------------------
@@ -146,7 +171,9 @@ class SQLiteDataset(Dataset):
     def __getstate__(self):
         state = self.__dict__.copy()
         # Reopened (and the id/label columns re-read) lazily in the new process.
-        state.update(_conn=None, _conn_pid=None, _all_ids=None, _all_labels=None)
+        state.update(
+            _conn=None, _conn_pid=None, _all_ids=None, _all_labels=None, _cache=None
+        )
         return state
 
     # -- ids and labels ----------------------------------------------------------
@@ -227,6 +254,14 @@ class SQLiteDataset(Dataset):
         view._positions = positions if parent is None else parent[positions]
         return view
 
+    def _storage_order(self):
+        """Positions that put this view's rows in primary-key order, or None when
+        they are in that order already."""
+        positions = self._positions
+        if positions is None or not np.any(positions[1:] < positions[:-1]):
+            return None
+        return np.argsort(positions, kind="stable")
+
     # -- reading -----------------------------------------------------------------
     def _fetch(self, indices):
         """Features (float32, 2-d) and labels of the rows at these positions."""
@@ -236,64 +271,134 @@ class SQLiteDataset(Dataset):
             raise IndexError(f"row index out of range for {n} rows")
         indices = np.where(indices < 0, indices + n, indices)
         positions = indices if self._positions is None else self._positions[indices]
-        wanted = ids[positions]
-        X = np.empty((len(wanted), self.n_features), dtype=np.float32)
-        for start in range(0, len(wanted), _MAX_PARAMS):
-            chunk = wanted[start : start + _MAX_PARAMS]
-            X[start : start + len(chunk)] = self._read_features(chunk)
+        X = np.empty((len(positions), self.n_features), dtype=np.float32)
+        rest = self._fill_from_blocks(positions, X)
+        for start in range(0, len(rest), _MAX_PARAMS):
+            chunk = rest[start : start + _MAX_PARAMS]
+            X[chunk] = self._read_features(ids[positions[chunk]])
         return X, labels[positions]
 
-    def _read_features(self, wanted_ids):
-        columns = (
-            _quote(self._blob_column)
-            if self._blob_column
-            else ", ".join(map(_quote, self._feature_columns))
-        )
-        id_col, table = _quote(self._id_column), _quote(self.table)
-        lo, hi = int(wanted_ids.min()), int(wanted_ids.max())
-        if hi - lo + 1 == len(wanted_ids) and len(np.unique(wanted_ids)) == len(
-            wanted_ids
-        ):
-            # A contiguous run of ids (sequential prediction): a range read.
-            rows = (
-                self._connection()
-                .execute(
-                    f"SELECT {id_col}, {columns} FROM {table} "
-                    f"WHERE {id_col} BETWEEN ? AND ?",
-                    (lo, hi),
-                )
-                .fetchall()
-            )
-        else:
-            marks = ",".join("?" * len(wanted_ids))
-            rows = (
-                self._connection()
-                .execute(
-                    f"SELECT {id_col}, {columns} FROM {table} "
-                    f"WHERE {id_col} IN ({marks})",
-                    wanted_ids.tolist(),
-                )
-                .fetchall()
-            )
-        got_ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
-        features = self._decode(rows)
-        order = np.argsort(got_ids, kind="stable")
-        where = order[np.searchsorted(got_ids[order], wanted_ids)]
-        return features[where]
+    # -- block cache -------------------------------------------------------------
+    def _fill_from_blocks(self, positions, X):
+        """Fill the rows of X that the block cache can serve; return the other rows.
 
-    def _decode(self, rows):
+        ``positions`` are row numbers in the table's primary-key order; block ``b``
+        holds rows ``[b * BLOCK_ROWS, (b + 1) * BLOCK_ROWS)``. A block is read whole
+        (one range query, decoded once, kept while recently used) when a batch asks
+        for at least ``_DENSE_ROWS`` of its rows and one of the last two batches did
+        too, as batches of :class:`~skimb.samplers.BlockShuffleSampler` do. A first
+        visit reads by key, so random batches over a large table (a few rows per
+        block) and a pass in row order (each block in one or two batches) mostly
+        leave the cache alone.
+        """
+        cache = self._block_cache()
+        if cache is None:
+            return np.arange(len(positions))
+        blocks = positions // BLOCK_ROWS
+        unique, counts = np.unique(blocks, return_counts=True)
+        cache.tick += 1
+        slots = cache.slot_of[unique]
+        dense = (slots < 0) & (counts >= _DENSE_ROWS)
+        lately = dense & (cache.tick - cache.seen_at[unique] <= 2)
+        cache.seen_at[unique[dense]] = cache.tick
+        cache.last_used[slots[slots >= 0]] = cache.tick
+        to_read = unique[lately]
+        # A working set larger than the cache would evict itself: read by key.
+        if to_read.size and to_read.size + np.sum(slots >= 0) <= cache.capacity:
+            free = np.argpartition(cache.last_used, to_read.size - 1)[: to_read.size]
+            for block, slot in zip(to_read.tolist(), free.tolist(), strict=True):
+                cache.store(block, slot, self._read_block(block))
+        slot_per_row = cache.slot_of[blocks]
+        served = np.flatnonzero(slot_per_row >= 0)
+        flat = cache.slab.reshape(-1, self.n_features)
+        X[served] = flat[
+            slot_per_row[served].astype(np.int64) * BLOCK_ROWS
+            + positions[served] % BLOCK_ROWS
+        ]
+        return np.flatnonzero(slot_per_row < 0)
+
+    def _block_cache(self):
+        if self._cache is None and self.cache_mib > 0:
+            block_bytes = BLOCK_ROWS * self.n_features * 4
+            n_blocks = -(-len(self._load_ids_and_labels()[0]) // BLOCK_ROWS)
+            capacity = min(int(self.cache_mib * 2**20 // block_bytes), n_blocks)
+            if capacity >= 1:
+                self._cache = _BlockCache(n_blocks, capacity, self.n_features)
+        return self._cache
+
+    def _read_block(self, block):
+        ids = self._load_ids_and_labels()[0]
+        first, last = block * BLOCK_ROWS, min((block + 1) * BLOCK_ROWS, len(ids)) - 1
+        id_col = _quote(self._id_column)
+        # Features only: the ids of a range are known, and skipping them makes the
+        # read about 30% faster (fewer Python objects per row).
+        rows = (
+            self._connection()
+            .execute(
+                f"SELECT {self._columns_sql()} FROM {_quote(self.table)} "
+                f"WHERE {id_col} BETWEEN ? AND ? ORDER BY {id_col}",
+                (int(ids[first]), int(ids[last])),
+            )
+            .fetchall()
+        )
+        self._check_unchanged(ids[first : last + 1], len(rows))
+        return self._decode(rows, 0, lambda i: ids[first + i])
+
+    def _check_unchanged(self, wanted_ids, n_found):
+        if n_found != len(wanted_ids):
+            raise RuntimeError(
+                f"table {self.table!r} changed while it was read: "
+                f"{len(wanted_ids) - n_found} of the row ids asked for (between "
+                f"{wanted_ids.min()} and {wanted_ids.max()}) are gone; open a new "
+                "SQLiteDataset"
+            )
+
+    def _columns_sql(self):
+        if self._blob_column:
+            return _quote(self._blob_column)
+        return ", ".join(map(_quote, self._feature_columns))
+
+    def _read_features(self, wanted_ids):
+        """Features of the rows with these ids (any order, repeats allowed)."""
+        unique_ids = np.unique(wanted_ids)
+        id_col = _quote(self._id_column)
+        select = f"SELECT {self._columns_sql()} FROM {_quote(self.table)} WHERE "
+        if unique_ids[-1] - unique_ids[0] + 1 == len(unique_ids):
+            # A contiguous run of ids (sequential prediction): one range read.
+            where = f"{id_col} BETWEEN ? AND ?"
+            params = (int(unique_ids[0]), int(unique_ids[-1]))
+        else:
+            where = f"{id_col} IN ({','.join('?' * len(unique_ids))})"
+            params = unique_ids.tolist()
+        # Rows come back in id order (SQLite walks the sorted IN list or the range,
+        # no sort step), one per unique id, so no id column needs reading.
+        rows = (
+            self._connection()
+            .execute(f"{select}{where} ORDER BY {id_col}", params)
+            .fetchall()
+        )
+        self._check_unchanged(unique_ids, len(rows))
+        features = self._decode(rows, 0, lambda i: unique_ids[i])
+        return features[np.searchsorted(unique_ids, wanted_ids)]
+
+    def _decode(self, rows, start, row_id):
+        """Float32 features of ``rows``, whose values from ``start`` on are features;
+        ``row_id(i)`` names row ``i`` in errors."""
         if self._blob_column is None:
-            return np.array([r[1:] for r in rows], dtype=np.float32).reshape(
+            values = rows if start == 0 else [r[start:] for r in rows]
+            return np.array(values, dtype=np.float32).reshape(
                 len(rows), self.n_features
             )
-        blobs = [r[1] for r in rows]
+        blobs = [r[start] for r in rows]
         expected = 4 * self.n_features
         buffer = b"".join(blobs)
         if len(buffer) != expected * len(blobs):
-            bad = next(r[0] for r in rows if r[1] is None or len(r[1]) != expected)
+            bad = next(
+                i for i, b in enumerate(blobs) if b is None or len(b) != expected
+            )
             raise ValueError(
-                f"row id {bad} of table {self.table!r} has a feature BLOB that is not "
-                f"{self.n_features} float32 values ({expected} bytes)"
+                f"row id {row_id(bad)} of table {self.table!r} has a feature BLOB "
+                f"that is not {self.n_features} float32 values ({expected} bytes)"
             )
         return np.frombuffer(buffer, dtype=np.float32).reshape(
             len(blobs), self.n_features
@@ -305,6 +410,32 @@ class SQLiteDataset(Dataset):
             f"features={self.features!r}, label={self.label!r}) with "
             f"{len(self)} rows"
         )
+
+
+class _BlockCache:
+    """Decoded blocks in a fixed slab of ``capacity`` slots, least recently used out.
+
+    Everything is a NumPy array indexed by block or slot, so a batch is served with a
+    few vectorised operations whatever its number of blocks.
+    """
+
+    def __init__(self, n_blocks, capacity, n_features):
+        self.capacity = capacity
+        # np.empty: pages cost memory only once a block is stored in them.
+        self.slab = np.empty((capacity, BLOCK_ROWS, n_features), dtype=np.float32)
+        self.slot_of = np.full(n_blocks, -1, dtype=np.int32)  # block -> slot
+        self.block_in = np.full(capacity, -1, dtype=np.int64)  # slot -> block
+        self.last_used = np.zeros(capacity, dtype=np.int64)  # batch count
+        self.seen_at = np.full(n_blocks, -10, dtype=np.int64)  # last dense request
+        self.tick = 0
+
+    def store(self, block, slot, features):
+        old = self.block_in[slot]
+        if old >= 0:
+            self.slot_of[old] = -1
+        self.slab[slot, : len(features)] = features
+        self.slot_of[block], self.block_in[slot] = slot, block
+        self.last_used[slot] = self.tick
 
 
 def write_sqlite(path, X, y=None, table="data", if_exists="fail"):
