@@ -323,28 +323,32 @@ class BlockShuffleSampler(_IndexSampler):
 
     1. the rows are cut into blocks of ``block_size`` consecutive rows, and the blocks
        are shuffled;
-    2. the shuffled blocks are taken ``window`` at a time, and the rows inside each
-       window (``block_size * window`` rows) are shuffled together.
+    2. the shuffled blocks are taken ``window`` at a time, and the majority-class
+       rows inside each window are shuffled together;
+    3. the minority-class rows (the positives, in imbalanced data) are spread
+       uniformly at random over the whole epoch, as a plain shuffle would place
+       them. They are few, so reading them by key costs little, and batches get
+       the positives' share of the data even when the file is sorted by label.
 
-    So every row appears exactly once per epoch, a batch mixes rows from up to
-    ``window`` random places of the file, and the reader touches only ``window``
-    blocks at a time: :class:`~skimb.data.SQLiteDataset` reads each of them with one
-    range query and serves the window's batches from its block cache. The class
-    counts are those of the data, so ``pos_weight="balanced"`` corrects as it does
-    with plain shuffling. With ``window * block_size >= len(labels)`` it is a full
-    shuffle; with ``window=1`` batches hold runs of consecutive rows.
+    So every row appears exactly once per epoch, a batch mixes majority rows from up
+    to ``window`` random places of the file, and the reader touches only ``window``
+    blocks at a time (plus the scattered minority rows):
+    :class:`~skimb.data.SQLiteDataset` reads each block with one range query and
+    serves the window's batches from its block cache. The class counts are those of
+    the data, so ``pos_weight="balanced"`` corrects as with plain shuffling. With
+    ``window * block_size >= len(labels)`` it is a full shuffle.
 
-    Rows that sit next to each other in storage still land in nearby batches, so
-    the file should not be sorted by the label or by time when that matters; write
-    it in random order (``write_sqlite`` keeps the order it is given).
+    Majority rows that sit next to each other in storage still land in nearby
+    batches: if the file is sorted by time or by a feature, batches are less mixed
+    than with a full shuffle. Writing the file in random order avoids that
+    (``write_sqlite`` keeps the order it is given).
 
     Parameters
     ----------
     labels : array-like of 0/1 or bool
-        Label of every row the sampler draws from (1 = positive). Only its length
-        and class counts are used.
+        Label of every row the sampler draws from (1 = positive).
     block_size : int, default=256
-        Consecutive rows per block.
+        Consecutive rows per block (256 matches ``SQLiteDataset``'s cache blocks).
     window : int, default=32
         Blocks whose rows are shuffled together. Larger mixes better and needs a
         larger block cache (``window * block_size`` rows) to keep reads sequential.
@@ -355,7 +359,8 @@ class BlockShuffleSampler(_IndexSampler):
     Examples
     --------
     >>> from skimb.samplers import BlockShuffleSampler
-    >>> order = list(BlockShuffleSampler([0] * 8, block_size=2, window=2, seed=0))
+    >>> labels = [0, 0, 0, 1, 0, 0, 0, 0]
+    >>> order = list(BlockShuffleSampler(labels, block_size=2, window=2, seed=0))
     >>> sorted(order) == list(range(8))
     True
     """
@@ -376,6 +381,10 @@ class BlockShuffleSampler(_IndexSampler):
         super().__init__(labels, seed=seed, num_replicas=num_replicas, rank=rank)
         self.block_size = int(block_size)
         self.window = int(window)
+        small, large = sorted((self.pos_indices, self.neg_indices), key=len)
+        self.minority_indices = small
+        self.is_minority = np.zeros(self.n_rows, dtype=bool)
+        self.is_minority[small] = True
 
     def epoch_class_counts(self):
         return self.neg_indices.size, self.pos_indices.size
@@ -389,13 +398,19 @@ class BlockShuffleSampler(_IndexSampler):
         blocks = rng.permutation(n_blocks)
         rows = (blocks[:, None] * self.block_size + np.arange(self.block_size)).ravel()
         rows = rows[rows < self.n_rows]  # the last block may be short
-        sizes = np.where(blocks == n_blocks - 1, self.n_rows % self.block_size, 0)
-        sizes[sizes == 0] = self.block_size
-        window_ends = np.cumsum(sizes)[self.window - 1 :: self.window]
-        bounds = np.r_[0, window_ends, rows.size]
+        # Windows are cut on whole blocks, then the minority rows leave them.
+        sizes = np.full(n_blocks, self.block_size)
+        sizes[-1] = self.n_rows - self.block_size * (n_blocks - 1)
+        block_ends = np.cumsum(sizes[blocks])
+        window_ends = block_ends[self.window - 1 :: self.window]
+        majority = ~self.is_minority[rows]
+        bounds = np.cumsum(np.r_[0, majority])[np.r_[0, window_ends, rows.size]]
+        rows = rows[majority]
         for start, end in zip(bounds[:-1], bounds[1:], strict=True):
             rng.shuffle(rows[start:end])
-        return rows
+        minority = rng.permutation(self.minority_indices)
+        places = np.sort(rng.integers(0, rows.size + 1, minority.size))
+        return np.insert(rows, places, minority)
 
 
 SAMPLERS = {

@@ -52,6 +52,39 @@ def test_chunked_write_and_append(tmp_path):
     assert len(SQLiteDataset(path)) == 10
 
 
+def test_a_list_of_chunks_is_written(tmp_path):
+    chunks = [(np.full((3, 2), i), [0, 1, 0]) for i in range(3)]
+    write_sqlite(tmp_path / "list.db", chunks)
+    ds = SQLiteDataset(tmp_path / "list.db")
+    assert ds.shape == (9, 2) and ds[8][0].tolist() == [2.0, 2.0]
+
+
+def test_a_failed_write_loses_nothing_and_creates_nothing(db, tmp_path):
+    path, X, y = db
+    bad = [(np.full((2, X.shape[1]), np.nan), [0, 1])]
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        write_sqlite(path, bad, if_exists="replace")
+    assert len(SQLiteDataset(path)) == len(y)  # the replaced table is still there
+    with pytest.raises(ValueError, match="chunk has 3 features, the table has 10"):
+        write_sqlite(path, np.ones((2, 3)), [0, 1], if_exists="append")
+    # A label SQLite cannot store fails inside the transaction, after DROP TABLE:
+    # the rollback brings the old table back.
+    huge = np.array([0, 2**63], dtype=np.uint64)
+    with pytest.raises(OverflowError):
+        write_sqlite(path, np.ones((2, 3)), huge, if_exists="replace")
+    assert len(SQLiteDataset(path)) == len(y)
+    new = tmp_path / "new.db"
+    for X_bad, match in [
+        (bad, "NaN"),
+        ([], "empty iterable"),
+        (iter([np.ones((2, 2))]), "pairs, got an item of type ndarray"),
+        (np.ones((2, 2)), "y is required when X is an array"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            write_sqlite(new, X_bad)
+        assert not new.exists()
+
+
 def test_views_read_no_data_and_nest(db):
     path, X, y = db
     ds = SQLiteDataset(path)

@@ -196,40 +196,41 @@ def test_errors(make, match):
 @settings(max_examples=150, deadline=None)
 @given(
     n=st.integers(1, 700),
+    pos_share=st.floats(0, 0.5),
     block_size=st.integers(1, 40),
     window=st.integers(1, 12),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_block_shuffle_guarantees(n, block_size, window, seed):
-    sampler = BlockShuffleSampler(np.zeros(n), block_size, window, seed=seed)
+def test_block_shuffle_guarantees(n, pos_share, block_size, window, seed):
+    labels = (np.random.default_rng(seed).random(n) < pos_share).astype(int)
+    sampler = BlockShuffleSampler(labels, block_size, window, seed=seed)
+    minority = sampler.is_minority
     n_blocks = -(-n // block_size)
     epochs = []
     for _ in range(3):
         order = np.array(list(sampler))
         assert len(order) == len(sampler) == n
         assert np.array_equal(np.sort(order), np.arange(n))  # every row once
-        assert len(_windows(order // block_size, window)) == -(-n_blocks // window)
+        # The majority rows come in windows of whole blocks (minority rows aside).
+        majority = order[~minority[order]]
+        if majority.size:
+            assert _max_open_blocks(majority // block_size) <= window
         epochs.append(order)
     if n_blocks > 2:
         assert not np.array_equal(epochs[0], epochs[1])
 
 
-def _windows(block_of, window):
-    """Cut an epoch into windows, checking each holds at most `window` blocks and
-    every row of each of them (so reads touch `window` blocks at a time)."""
-    sizes = np.bincount(block_of)
-    windows, blocks, rows_left = [], set(), 0
-    for i, b in enumerate(block_of.tolist()):
-        if b not in blocks:
-            blocks.add(b)
-            rows_left += sizes[b]
-            assert len(blocks) <= window, "a window spans more than `window` blocks"
-        rows_left -= 1
-        if rows_left == 0 and (len(blocks) == window or i == len(block_of) - 1):
-            windows.append(blocks)
-            blocks = set()
-    assert not blocks, "the last window left blocks incomplete"
-    return windows
+def _max_open_blocks(block_of):
+    """Most blocks begun but not finished at any point of the epoch: the reader's
+    working set. Block shuffling bounds it by `window`; a full shuffle does not."""
+    last = np.zeros(block_of.max() + 1, dtype=int)
+    last[block_of] = np.arange(len(block_of))  # the last position of each block
+    first = np.full(block_of.max() + 1, len(block_of))
+    np.minimum.at(first, block_of, np.arange(len(block_of)))
+    present = np.unique(block_of)
+    opened = np.bincount(first[present], minlength=len(block_of)).cumsum()
+    closed = np.bincount(last[present] + 1, minlength=len(block_of) + 1).cumsum()
+    return int((opened - closed[: len(block_of)]).max())
 
 
 def test_block_shuffle_mixes_rows_inside_a_window():
@@ -243,12 +244,27 @@ def test_block_shuffle_mixes_rows_inside_a_window():
     assert not np.array_equal(np.unique(order[:512] // 64), np.arange(8))
 
 
+def test_block_shuffle_spreads_the_minority_class_even_in_a_sorted_file():
+    labels = np.r_[np.zeros(9800), np.ones(200)].astype(int)  # sorted by label
+    sampler = BlockShuffleSampler(labels, block_size=100, window=4, seed=0)
+    for _ in range(3):
+        order = np.array(list(sampler))
+        where_positives = np.flatnonzero(labels[order] == 1)
+        per_tenth = np.bincount(where_positives * 10 // len(order), minlength=10)
+        assert per_tenth.min() >= 8 and per_tenth.max() <= 35  # about 20 each
+        # and the negatives still come in windows of 4 whole blocks
+        negatives = order[labels[order] == 0]
+        assert _max_open_blocks(negatives // 100) == 4
+
+
 def test_block_shuffle_full_window_is_a_plain_shuffle():
     labels = np.r_[np.ones(10), np.zeros(90)]
     sampler = BlockShuffleSampler(labels, block_size=10, window=10, seed=3)
     assert sampler.epoch_class_counts() == (90, 10)
     firsts = [list(sampler)[0] for _ in range(30)]
     assert len(set(firsts)) > 10  # any row can come first
+    # the working-set measure used above does see a full shuffle
+    assert _max_open_blocks(np.array(list(sampler)) // 10) > 5
 
 
 def test_usable_in_a_plain_dataloader():

@@ -2,6 +2,7 @@
 
 import os
 import sqlite3
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -478,32 +479,71 @@ def write_sqlite(path, X, y=None, table="data", if_exists="fail"):
         raise FileNotFoundError(
             f"folder {str(folder)!r} of {str(path)!r} does not exist"
         )
-    chunks = _as_chunks(X, y)
-    conn = sqlite3.connect(str(path), timeout=30)
+    chunks = iter(_as_chunks(X, y))
+    first = next(chunks, None)
+    if first is None:
+        raise ValueError("X is an empty iterable: no (X_chunk, y_chunk) pairs to write")
+    # Checked before the file is opened: a bad call creates no file.
+    first = _check_chunk(*_as_pair(first), None)
+    # Transactions are explicit (isolation_level=None): DROP/CREATE TABLE and the
+    # first chunk commit together, so a failure leaves a replaced table as it was.
+    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
     try:
-        _prepare_table(conn, table, if_exists)
-        n_features = _existing_feature_count(conn, table)
-        for X_chunk, y_chunk in chunks:
-            X_chunk, y_chunk = _check_chunk(X_chunk, y_chunk, n_features)
-            n_features = X_chunk.shape[1]
-            with conn:  # one transaction per chunk
-                conn.executemany(
-                    f"INSERT INTO {_quote(table)} (features, label) VALUES (?, ?)",
-                    zip(map(bytes, X_chunk), y_chunk.tolist(), strict=True),
-                )
+        with _transaction(conn):
+            _prepare_table(conn, table, if_exists)
+            n_features = _existing_feature_count(conn, table)
+            _insert(conn, table, *_check_chunk(*first, n_features))
+        n_features = first[0].shape[1]
+        for item in chunks:
+            X_chunk, y_chunk = _check_chunk(*_as_pair(item), n_features)
+            with _transaction(conn):  # one transaction per chunk
+                _insert(conn, table, X_chunk, y_chunk)
     finally:
         conn.close()
+
+
+@contextmanager
+def _transaction(conn):
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _insert(conn, table, X_chunk, y_chunk):
+    conn.executemany(
+        f"INSERT INTO {_quote(table)} (features, label) VALUES (?, ?)",
+        zip(map(bytes, X_chunk), y_chunk.tolist(), strict=True),
+    )
 
 
 def _as_chunks(X, y):
     if y is not None:
         return [(X, y)]
-    if hasattr(X, "shape") or isinstance(X, (list, tuple)) and X and np.ndim(X[0]) == 1:
+    if hasattr(X, "shape") or (
+        isinstance(X, (list, tuple)) and X and not _is_pair(X[0])
+    ):
         raise ValueError(
             "y is required when X is an array; pass y, or an iterable "
             "of (X_chunk, y_chunk) pairs as X"
         )
     return X
+
+
+def _is_pair(item):
+    return isinstance(item, (tuple, list)) and len(item) == 2 and np.ndim(item[1]) == 1
+
+
+def _as_pair(item):
+    if not _is_pair(item):
+        raise ValueError(
+            "with y=None, X must be an iterable of (X_chunk, y_chunk) pairs, "
+            f"got an item of type {type(item).__name__}"
+        )
+    return item
 
 
 def _check_chunk(X_chunk, y_chunk, n_features):
@@ -536,14 +576,12 @@ def _prepare_table(conn, table, if_exists):
         raise ValueError(
             f"table {table!r} already exists; pass if_exists='replace' or 'append'"
         )
-    with conn:
-        if exists and if_exists == "replace":
-            conn.execute(f"DROP TABLE {_quote(table)}")
-        conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {_quote(table)} "
-            "(id INTEGER PRIMARY KEY, features BLOB NOT NULL, "
-            "label INTEGER NOT NULL)"
-        )
+    if exists and if_exists == "replace":
+        conn.execute(f"DROP TABLE {_quote(table)}")
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {_quote(table)} "
+        "(id INTEGER PRIMARY KEY, features BLOB NOT NULL, label INTEGER NOT NULL)"
+    )
 
 
 def _existing_feature_count(conn, table):
