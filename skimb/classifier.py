@@ -56,11 +56,15 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         Focal loss alpha (only with ``loss="focal"``).
     focal_gamma : float >= 0, default=2.0
         Focal loss gamma (only with ``loss="focal"``).
-    sampler : None, "batch_balanced", "weighted", "undersample", "oversample", or a
-        torch Sampler class or instance, default=None
+    sampler : None, "batch_balanced", "weighted", "undersample", "oversample",
+        "block_shuffle", or a torch Sampler class or instance, default=None
         How training batches are drawn (see :mod:`skimb.samplers`); options via
-        ``sampler__*``. ``None`` shuffles. A class is built as
-        ``cls(train_labels, **sampler__kwargs)``; an instance is used as given.
+        ``sampler__*``. ``None`` shuffles. ``"block_shuffle"`` is a shuffle that
+        keeps reads from a :class:`~skimb.data.SQLiteDataset` near-sequential. A
+        class is built as ``cls(train_labels, **sampler__kwargs)``; an instance is
+        used as given. Training and validation rows are read in storage order
+        (split indices, and a permuted ``SQLiteDataset`` view, are sorted), so the
+        sampler alone decides the training order.
     weight_schedule : None, "linear", "plateau", "deferred" or a
         :class:`skimb.schedules.WeightSchedule`, default=None
         How the positive weight moves over epochs; options via ``weight_schedule__*``.

@@ -5,7 +5,8 @@ over a lazy :class:`skimb.data.SQLiteDataset` as well as over arrays. Each epoch
 is a pure function of ``(seed, epoch)``: the same seed replays the same batches, the
 next epoch draws afresh, and distributed replicas that share the seed agree on the plan
 and each take a disjoint share of it, as :class:`torch.utils.data.DistributedSampler`
-does.
+does. :class:`BlockShuffleSampler` is not a resampling but a shuffle that keeps reads
+from disk near-sequential.
 """
 
 import numbers

@@ -17,8 +17,8 @@ _MAX_PARAMS = 30000
 # Rows per cached block. A block is read whole with one range query, which runs at the
 # speed of a sequential scan (about 5x a lookup by key per row).
 BLOCK_ROWS = 256
-# A block is read whole only when a batch asks for at least this many of its rows and
-# it was asked for recently (so it is likely to be asked for again).
+# A block is read whole only when a shuffled batch asks for at least this many of its
+# rows (so the batches after it will likely ask for more).
 _DENSE_ROWS = 8
 
 
@@ -52,7 +52,7 @@ class SQLiteDataset(Dataset):
     cache_mib : float, default=64
         Memory for the block cache: decoded features of recently used blocks of
         ``BLOCK_ROWS`` (256) consecutive rows. A block is read whole, with one range
-        query, when two batches in a row ask for several of its rows, as batches of
+        query, when a shuffled batch asks for several of its rows, as batches of
         :class:`skimb.samplers.BlockShuffleSampler` do; it then serves the following
         batches from memory. Random batches over a large table, and passes in row
         order (prediction, validation), are read by primary key as before. ``0``
@@ -285,12 +285,12 @@ class SQLiteDataset(Dataset):
 
         ``positions`` are row numbers in the table's primary-key order; block ``b``
         holds rows ``[b * BLOCK_ROWS, (b + 1) * BLOCK_ROWS)``. A block is read whole
-        (one range query, decoded once, kept while recently used) when a batch asks
-        for at least ``_DENSE_ROWS`` of its rows and one of the last two batches did
-        too, as batches of :class:`~skimb.samplers.BlockShuffleSampler` do. A first
-        visit reads by key, so random batches over a large table (a few rows per
-        block) and a pass in row order (each block in one or two batches) mostly
-        leave the cache alone.
+        (one range query, decoded once, kept while recently used) when a shuffled
+        batch asks for at least ``_DENSE_ROWS`` of its rows, as batches of
+        :class:`~skimb.samplers.BlockShuffleSampler` do: the next batches of the
+        window will ask for the rest. A batch in row order (prediction, validation:
+        a single pass) never reads blocks into the cache, and random batches over a
+        large table ask for a row or two per block, so they are read by key.
         """
         cache = self._block_cache()
         if cache is None:
@@ -299,14 +299,12 @@ class SQLiteDataset(Dataset):
         unique, counts = np.unique(blocks, return_counts=True)
         cache.tick += 1
         slots = cache.slot_of[unique]
-        dense = (slots < 0) & (counts >= _DENSE_ROWS)
-        lately = dense & (cache.tick - cache.seen_at[unique] <= 2)
-        cache.seen_at[unique[dense]] = cache.tick
         cache.last_used[slots[slots >= 0]] = cache.tick
-        to_read = unique[lately]
+        shuffled = bool(np.any(positions[1:] < positions[:-1]))
+        to_read = unique[(slots < 0) & (counts >= _DENSE_ROWS)] if shuffled else ()
         # A working set larger than the cache would evict itself: read by key.
-        if to_read.size and to_read.size + np.sum(slots >= 0) <= cache.capacity:
-            free = np.argpartition(cache.last_used, to_read.size - 1)[: to_read.size]
+        if len(to_read) and len(to_read) + np.sum(slots >= 0) <= cache.capacity:
+            free = np.argpartition(cache.last_used, len(to_read) - 1)[: len(to_read)]
             for block, slot in zip(to_read.tolist(), free.tolist(), strict=True):
                 cache.store(block, slot, self._read_block(block))
         slot_per_row = cache.slot_of[blocks]
@@ -427,7 +425,6 @@ class _BlockCache:
         self.slot_of = np.full(n_blocks, -1, dtype=np.int32)  # block -> slot
         self.block_in = np.full(capacity, -1, dtype=np.int64)  # slot -> block
         self.last_used = np.zeros(capacity, dtype=np.int64)  # batch count
-        self.seen_at = np.full(n_blocks, -10, dtype=np.int64)  # last dense request
         self.tick = 0
 
     def store(self, block, slot, features):
