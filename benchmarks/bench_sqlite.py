@@ -227,7 +227,11 @@ def print_tables(results, ap, args):
     )
     names = list(SETTINGS)
     print("Epoch time (s), and ratio to the same arrays in memory:\n")
-    print("| rows | DB MiB | in memory | " + " | ".join(f"SQLite, {n}" for n in names))
+    print(
+        "| rows | DB MiB | in memory | "
+        + " | ".join(f"SQLite, {n}" for n in names)
+        + " |"
+    )
     print("|" + "---|" * (3 + len(names)))
     for r in results:
         e = r["epochs"]

@@ -330,3 +330,15 @@ def test_fit_reads_a_permuted_view_in_storage_order(db):
     a = quiet(train_split=None).fit(ds[perm], y[perm]).predict_proba(X)
     b = quiet(train_split=None).fit(ds, y).predict_proba(X)
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_block_shuffle_with_workers_trains_like_without(db):
+    path, X, y = db
+    params = dict(sampler="block_shuffle", sampler__window=2, batch_size=128)
+    alone = quiet(**params).fit(SQLiteDataset(path), None)
+    workers = quiet(iterator_train__num_workers=2, **params).fit(
+        SQLiteDataset(path), None
+    )
+    np.testing.assert_allclose(
+        alone.predict_proba(X), workers.predict_proba(X), rtol=1e-5, atol=1e-6
+    )
