@@ -8,8 +8,10 @@ For each size, in one run:
 1. epoch time of the classifier over SQLiteDataset, as a ratio to the same arrays in
    memory (shuffled): plain shuffling (random reads), block shuffling
    (``sampler="block_shuffle"``) with and without the block cache, and block
-   shuffling with 2 DataLoader workers. Each is the median of ``--repeats`` runs,
-   interleaved so that machine noise hits every setting alike;
+   shuffling with 2 DataLoader workers; and ``sampler="batch_balanced"`` with and
+   without ``sampler__block_size``, as a ratio to the same sampler in memory. Each
+   is the median of ``--repeats`` runs, interleaved so that machine noise hits every
+   setting alike;
 2. rows/s of batched reads in a random order, in a block-shuffled order, and of a
    full sequential scan (the practical limit); the one-row ``LIMIT 1 OFFSET i``
    approach on a small sample, extrapolated to an epoch;
@@ -53,6 +55,11 @@ SETTINGS = {  # name: (SQLiteDataset kwargs, classifier kwargs)
         {},
         {"sampler": "block_shuffle", "iterator_train__num_workers": 2},
     ),
+}
+BALANCED = {"sampler": "batch_balanced", "sampler__pos_per_batch": 32}
+BALANCED_SETTINGS = {
+    "batch_balanced": ({}, BALANCED),
+    "batch_balanced, block_size=256": ({}, {**BALANCED, "sampler__block_size": 256}),
 }
 
 
@@ -155,10 +162,13 @@ def peak_rss_mib(path, sampler):
 
 
 def time_epochs(ds_path, X, y, repeats):
-    times = {"in memory": []} | {name: [] for name in SETTINGS}
+    settings = SETTINGS | BALANCED_SETTINGS
+    times = {"in memory": [], "in memory, batch_balanced": []}
+    times |= {name: [] for name in settings}
     for _ in range(repeats):
         times["in memory"].append(epoch_seconds(X, y))
-        for name, (ds_kwargs, params) in SETTINGS.items():
+        times["in memory, batch_balanced"].append(epoch_seconds(X, y, **BALANCED))
+        for name, (ds_kwargs, params) in settings.items():
             ds = SQLiteDataset(ds_path, **ds_kwargs)
             ds.labels  # noqa: B018 - read the id/label columns outside the timing
             times[name].append(epoch_seconds(ds, **params))
@@ -241,6 +251,22 @@ def print_tables(results, ap, args):
             + " | ".join(cells)
             + " |"
         )
+    base = "in memory, batch_balanced"
+    print(
+        '\nWith `sampler="batch_balanced"` '
+        f"(`pos_per_batch={BALANCED['sampler__pos_per_batch']}`), "
+        "ratio to the same sampler in memory:\n"
+    )
+    print(
+        "| rows | in memory | "
+        + " | ".join(f"SQLite, {n}" for n in BALANCED_SETTINGS)
+        + " |"
+    )
+    print("|" + "---|" * (2 + len(BALANCED_SETTINGS)))
+    for r in results:
+        e = r["epochs"]
+        cells = [f"{e[n]:.2f} s ({e[n] / e[base]:.2f}x)" for n in BALANCED_SETTINGS]
+        print(f"| {r['rows']:,} | {e[base]:.2f} s | " + " | ".join(cells) + " |")
     print("\nReads (batches of 2048 rows, rows/s):\n")
     print(
         "| rows | random order | block-shuffled order | sequential scan "

@@ -96,6 +96,14 @@ class BatchBalancedSampler(_LabelSampler, BatchSampler):
     pos_fraction : float in (0, 1) or None, default=None
         If set, overrides ``pos_per_batch`` with ``max(1, round(pos_fraction *
         batch_size))``.
+    block_size : int or None, default=None
+        ``None``: the negatives come in a fresh random order. An int: in a
+        block-shuffled order, as :class:`BlockShuffleSampler` draws them (blocks of
+        ``block_size`` consecutive rows, shuffled, rows mixed inside ``window``
+        blocks), so that a :class:`~skimb.data.SQLiteDataset` reads them
+        near-sequentially; positives, few, are drawn as before.
+    window : int, default=32
+        Blocks mixed together, with ``block_size``.
     seed : int or None, default=None
         Seed of the plan; ``None`` draws one from torch's global RNG.
     num_replicas, rank : int or None, default=None
@@ -118,11 +126,16 @@ class BatchBalancedSampler(_LabelSampler, BatchSampler):
         batch_size,
         pos_per_batch=1,
         pos_fraction=None,
+        block_size=None,
+        window=32,
         seed=None,
         num_replicas=None,
         rank=None,
     ):
         _check_positive_int("batch_size", batch_size, minimum=2)
+        if block_size is not None:
+            _check_positive_int("block_size", block_size)
+        _check_positive_int("window", window)
         if pos_fraction is not None:
             if not isinstance(pos_fraction, numbers.Real) or not 0 < pos_fraction < 1:
                 raise ValueError(
@@ -138,6 +151,8 @@ class BatchBalancedSampler(_LabelSampler, BatchSampler):
         super().__init__(labels, seed=seed, num_replicas=num_replicas, rank=rank)
         self.batch_size = int(batch_size)
         self.pos_per_batch = int(pos_per_batch)
+        self.block_size = None if block_size is None else int(block_size)
+        self.window = int(window)
         self.drop_last = False
         negs_per_batch = self.batch_size - self.pos_per_batch
         self.n_batches = -(-self.neg_indices.size // negs_per_batch)
@@ -153,7 +168,13 @@ class BatchBalancedSampler(_LabelSampler, BatchSampler):
 
     def _epoch_plan(self, epoch):
         negs_per_batch = self.batch_size - self.pos_per_batch
-        negatives = self._rng(0, epoch).permutation(self.neg_indices)
+        rng = self._rng(0, epoch)
+        if self.block_size is None:
+            negatives = rng.permutation(self.neg_indices)
+        else:
+            negatives = _block_shuffled(
+                self.neg_indices, self.block_size, self.window, rng
+            )
         n_drawn = self.n_batches * self.pos_per_batch
         positives = self._positive_stream(epoch * n_drawn, n_drawn)
         return [
@@ -395,20 +416,8 @@ class BlockShuffleSampler(_IndexSampler):
 
     def _epoch_plan(self, epoch):
         rng = self._rng(0, epoch)
-        n_blocks = -(-self.n_rows // self.block_size)
-        blocks = rng.permutation(n_blocks)
-        rows = (blocks[:, None] * self.block_size + np.arange(self.block_size)).ravel()
-        rows = rows[rows < self.n_rows]  # the last block may be short
-        # Windows are cut on whole blocks, then the minority rows leave them.
-        sizes = np.full(n_blocks, self.block_size)
-        sizes[-1] = self.n_rows - self.block_size * (n_blocks - 1)
-        block_ends = np.cumsum(sizes[blocks])
-        window_ends = block_ends[self.window - 1 :: self.window]
-        majority = ~self.is_minority[rows]
-        bounds = np.cumsum(np.r_[0, majority])[np.r_[0, window_ends, rows.size]]
-        rows = rows[majority]
-        for start, end in zip(bounds[:-1], bounds[1:], strict=True):
-            rng.shuffle(rows[start:end])
+        majority = np.flatnonzero(~self.is_minority)
+        rows = _block_shuffled(majority, self.block_size, self.window, rng)
         minority = rng.permutation(self.minority_indices)
         places = np.sort(rng.integers(0, rows.size + 1, minority.size))
         return np.insert(rows, places, minority)
@@ -421,6 +430,29 @@ SAMPLERS = {
     "oversample": OverSampler,
     "block_shuffle": BlockShuffleSampler,
 }
+
+
+def _block_shuffled(rows, block_size, window, rng):
+    """``rows`` (ascending positions) in a block-shuffled order.
+
+    Block ``b`` holds the rows whose position is in ``[b * block_size, (b + 1) *
+    block_size)``. The non-empty blocks are shuffled; then the rows of each run of
+    ``window`` blocks are shuffled together.
+    """
+    blocks, starts, counts = np.unique(
+        rows // block_size, return_index=True, return_counts=True
+    )
+    order = rng.permutation(blocks.size)
+    lengths, firsts = counts[order], starts[order]
+    # Row indices block after block, in the shuffled block order.
+    offsets = np.cumsum(lengths) - lengths
+    take = np.repeat(firsts - offsets, lengths) + np.arange(lengths.sum())
+    shuffled = rows[take]
+    window_ends = np.cumsum(lengths)[window - 1 :: window]
+    bounds = np.r_[0, window_ends, shuffled.size]
+    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+        rng.shuffle(shuffled[start:end])
+    return shuffled
 
 
 def _shard(plan, num_replicas, rank):

@@ -342,3 +342,20 @@ def test_block_shuffle_with_workers_trains_like_without(db):
     np.testing.assert_allclose(
         alone.predict_proba(X), workers.predict_proba(X), rtol=1e-5, atol=1e-6
     )
+
+
+def test_batch_balanced_with_blocks_reads_through_the_cache(db):
+    path, X, y = db
+    ds = SQLiteDataset(path)
+    recorder = RecordBatches()
+    quiet(
+        sampler="batch_balanced",
+        sampler__block_size=64,
+        sampler__window=4,
+        sampler__pos_per_batch=2,
+        batch_size=64,
+        callbacks=[recorder],
+        max_epochs=1,
+    ).fit(ds, None)
+    assert all(int(yb.sum()) == 2 for _, yb in recorder.batches_)
+    assert np.any(ds._cache.slot_of >= 0)

@@ -183,6 +183,10 @@ def test_ranks_get_disjoint_shares_covering_the_epoch(labels, replicas):
             r"window must be an int >= 1, got 2.5",
         ),
         (
+            lambda: BatchBalancedSampler([0, 1], 4, block_size=-3),
+            r"block_size must be an int >= 1, got -3",
+        ),
+        (
             lambda: UnderSampler([0, 1], num_replicas=2, rank=2),
             r"rank must be an int in",
         ),
@@ -254,6 +258,29 @@ def test_block_shuffle_spreads_the_minority_class_even_in_a_sorted_file():
         # and the negatives still come in windows of 4 whole blocks
         negatives = order[labels[order] == 0]
         assert _max_open_blocks(negatives // 100) == 4
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    labels=label_vectors(),
+    batch_size=st.integers(2, 64),
+    block_size=st.integers(1, 30),
+    window=st.integers(1, 6),
+)
+def test_batch_balanced_with_blocks_keeps_its_guarantees(
+    labels, batch_size, block_size, window
+):
+    plain = BatchBalancedSampler(labels, batch_size, seed=3)
+    blocked = BatchBalancedSampler(
+        labels, batch_size, block_size=block_size, window=window, seed=3
+    )
+    assert len(blocked) == len(plain)
+    for _ in range(2):
+        batches = list(blocked)
+        assert all(int(labels[b].sum()) == 1 for b in batches)
+        negatives = np.array([j for b in batches for j in b if labels[j] == 0])
+        assert np.array_equal(np.sort(negatives), np.flatnonzero(labels == 0))
+        assert _max_open_blocks(negatives // block_size) <= window
 
 
 def test_block_shuffle_full_window_is_a_plain_shuffle():
