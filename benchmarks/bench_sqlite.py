@@ -235,38 +235,16 @@ def print_tables(results, ap, args):
         f"{args.features} float32 features, batch {BATCH}, 1 epoch, "
         f"{os.cpu_count()} cores, median of {args.repeats} runs\n"
     )
-    names = list(SETTINGS)
     print("Epoch time (s), and ratio to the same arrays in memory:\n")
-    print(
-        "| rows | DB MiB | in memory | "
-        + " | ".join(f"SQLite, {n}" for n in names)
-        + " |"
-    )
-    print("|" + "---|" * (3 + len(names)))
-    for r in results:
-        e = r["epochs"]
-        cells = [f"{e[n]:.2f} s ({e[n] / e['in memory']:.2f}x)" for n in names]
-        print(
-            f"| {r['rows']:,} | {r['size_mib']:.0f} | {e['in memory']:.2f} s | "
-            + " | ".join(cells)
-            + " |"
-        )
-    base = "in memory, batch_balanced"
+    print_epoch_table(results, list(SETTINGS), "in memory", db_size=True)
     print(
         '\nWith `sampler="batch_balanced"` '
         f"(`pos_per_batch={BALANCED['sampler__pos_per_batch']}`), "
         "ratio to the same sampler in memory:\n"
     )
-    print(
-        "| rows | in memory | "
-        + " | ".join(f"SQLite, {n}" for n in BALANCED_SETTINGS)
-        + " |"
+    print_epoch_table(
+        results, list(BALANCED_SETTINGS), "in memory, batch_balanced", db_size=False
     )
-    print("|" + "---|" * (2 + len(BALANCED_SETTINGS)))
-    for r in results:
-        e = r["epochs"]
-        cells = [f"{e[n]:.2f} s ({e[n] / e[base]:.2f}x)" for n in BALANCED_SETTINGS]
-        print(f"| {r['rows']:,} | {e[base]:.2f} s | " + " | ".join(cells) + " |")
     print("\nReads (batches of 2048 rows, rows/s):\n")
     print(
         "| rows | random order | block-shuffled order | sequential scan "
@@ -302,6 +280,21 @@ def print_tables(results, ap, args):
             f"| {order} | {ap[(order, 'shuffle')]:.4f} "
             f"| {ap[(order, 'block_shuffle')]:.4f} |"
         )
+
+
+def print_epoch_table(results, names, base, db_size):
+    size_head = "DB MiB | " if db_size else ""
+    print(
+        f"| rows | {size_head}in memory | "
+        + " | ".join(f"SQLite, {n}" for n in names)
+        + " |"
+    )
+    print("|" + "---|" * (2 + db_size + len(names)))
+    for r in results:
+        e = r["epochs"]
+        size = f"{r['size_mib']:.0f} | " if db_size else ""
+        cells = [f"{e[n]:.2f} s ({e[n] / e[base]:.2f}x)" for n in names]
+        print(f"| {r['rows']:,} | {size}{e[base]:.2f} s | " + " | ".join(cells) + " |")
 
 
 def plot(results):
