@@ -2,6 +2,7 @@
 
 import pickle
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -359,3 +360,23 @@ def test_batch_balanced_with_blocks_reads_through_the_cache(db):
     ).fit(ds, None)
     assert all(int(yb.sum()) == 2 for _, yb in recorder.batches_)
     assert np.any(ds._cache.slot_of >= 0)
+
+
+def test_threads_sharing_a_dataset_get_their_rows(tmp_path):
+    # joblib's threading backend shares one dataset (and its block cache) between
+    # threads; without the cache's lock this returned other rows' features.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20_000, 8)).astype(np.float32)
+    y = (rng.random(20_000) < 0.05).astype(int)
+    write_sqlite(tmp_path / "t.db", X, y)
+    ds = SQLiteDataset(tmp_path / "t.db", cache_mib=0.2)  # 25 blocks: evictions
+
+    def wrong_batches(seed):
+        order = np.fromiter(BlockShuffleSampler(y, window=4, seed=seed), np.int64)
+        return sum(
+            not np.array_equal(ds.__getitems__(b)[0].numpy(), X[b])
+            for b in _batches(order, 128)
+        )
+
+    with ThreadPoolExecutor(4) as pool:
+        assert sum(pool.map(wrong_batches, range(8))) == 0

@@ -2,6 +2,7 @@
 
 import os
 import sqlite3
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -295,6 +296,11 @@ class SQLiteDataset(Dataset):
         cache = self._block_cache()
         if cache is None:
             return np.arange(len(positions))
+        # Threads (e.g. joblib's threading backend) share the dataset and its cache.
+        with cache.lock:
+            return self._fill_from_cache(cache, positions, X)
+
+    def _fill_from_cache(self, cache, positions, X):
         blocks = positions // BLOCK_ROWS
         unique, counts = np.unique(blocks, return_counts=True)
         cache.tick += 1
@@ -317,6 +323,8 @@ class SQLiteDataset(Dataset):
         return np.flatnonzero(slot_per_row < 0)
 
     def _block_cache(self):
+        if self._cache is not None and self._cache.pid != os.getpid():
+            self._cache = None  # a forked process: its own cache, and lock
         if self._cache is None and self.cache_mib > 0:
             block_bytes = BLOCK_ROWS * self.n_features * 4
             n_blocks = -(-len(self._load_ids_and_labels()[0]) // BLOCK_ROWS)
@@ -426,6 +434,8 @@ class _BlockCache:
         self.block_in = np.full(capacity, -1, dtype=np.int64)  # slot -> block
         self.last_used = np.zeros(capacity, dtype=np.int64)  # batch count
         self.tick = 0
+        self.lock = threading.Lock()
+        self.pid = os.getpid()
 
     def store(self, block, slot, features):
         old = self.block_in[slot]
