@@ -127,6 +127,24 @@ def test_pickles_by_path_and_works_in_workers(db):
     np.testing.assert_array_equal(Xs, X[:600])
 
 
+def test_works_in_spawned_workers(db):
+    # spawn pickles the dataset (no connection, no cache) into fresh interpreters
+    path, X, y = db
+    ds = SQLiteDataset(path)[np.arange(100, 900)]
+    sampler = BlockShuffleSampler(ds.labels, block_size=64, window=2, seed=0)
+    loader = DataLoader(
+        ds,
+        batch_size=100,
+        sampler=sampler,
+        num_workers=2,
+        multiprocessing_context="spawn",
+        collate_fn=collate,
+    )
+    order = np.array(list(BlockShuffleSampler(ds.labels, 64, 2, seed=0)))
+    Xs = torch.cat([xb for xb, _ in loader]).numpy()
+    np.testing.assert_array_equal(Xs, X[100:900][order])
+
+
 def test_classifier_fits_on_dataset_with_y_none(db):
     path, X, y = db
     ds = SQLiteDataset(path)
