@@ -403,10 +403,10 @@ class BlockShuffleSampler(_IndexSampler):
         super().__init__(labels, seed=seed, num_replicas=num_replicas, rank=rank)
         self.block_size = int(block_size)
         self.window = int(window)
-        small, large = sorted((self.pos_indices, self.neg_indices), key=len)
-        self.minority_indices = small
-        self.is_minority = np.zeros(self.n_rows, dtype=bool)
-        self.is_minority[small] = True
+        # Ties: the positives count as the minority (sorted is stable).
+        self.minority_indices, self.majority_indices = sorted(
+            (self.pos_indices, self.neg_indices), key=len
+        )
 
     def epoch_class_counts(self):
         return self.neg_indices.size, self.pos_indices.size
@@ -416,8 +416,7 @@ class BlockShuffleSampler(_IndexSampler):
 
     def _epoch_plan(self, epoch):
         rng = self._rng(0, epoch)
-        majority = np.flatnonzero(~self.is_minority)
-        rows = _block_shuffled(majority, self.block_size, self.window, rng)
+        rows = _block_shuffled(self.majority_indices, self.block_size, self.window, rng)
         minority = rng.permutation(self.minority_indices)
         places = np.sort(rng.integers(0, rows.size + 1, minority.size))
         return np.insert(rows, places, minority)

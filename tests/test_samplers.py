@@ -208,14 +208,13 @@ def test_errors(make, match):
 def test_block_shuffle_guarantees(n, pos_share, block_size, window, seed):
     labels = (np.random.default_rng(seed).random(n) < pos_share).astype(int)
     sampler = BlockShuffleSampler(labels, block_size, window, seed=seed)
-    minority = sampler.is_minority
     epochs = []
     for _ in range(3):
         order = np.array(list(sampler))
         assert len(order) == len(sampler) == n
         assert np.array_equal(np.sort(order), np.arange(n))  # every row once
         # The majority rows come in windows of whole blocks (minority rows aside).
-        majority = order[~minority[order]]
+        majority = order[~np.isin(order, sampler.minority_indices)]
         if majority.size:
             assert _max_open_blocks(majority // block_size) <= window
         epochs.append(order)
