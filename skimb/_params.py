@@ -6,10 +6,12 @@ parameter's documentation.
 
 import numbers
 
+import numpy as np
 import torch
 from torch.utils.data import Sampler
 
 from .samplers import SAMPLERS
+from .scaling import SCALINGS
 from .schedules import SCHEDULES, WeightSchedule
 from .weights import POS_WEIGHT_NAMES, check_pos_weight_value
 
@@ -40,6 +42,53 @@ def check_params(net):
             f"random_state must be None or an int, got {net.random_state!r}"
         )
     _check_choice("precision", net.precision, PRECISIONS)
+    _check_auto_int("batch_size", net.batch_size, allow=(-1,))
+    _check_auto_int("max_epochs", net.max_epochs)
+    _check_choice("early_stopping", net.early_stopping, ("auto", True, False))
+    if net.early_stopping is True and net.train_split is None:
+        raise ValueError(
+            "early_stopping=True selects the epoch on the validation split, but "
+            "train_split=None; use early_stopping='auto' or False, or a train_split"
+        )
+    threshold = net.threshold
+    if threshold != "f1" and not (_is_real(threshold) and 0 < threshold < 1):
+        raise ValueError(
+            f"threshold must be 'f1' or a float in (0, 1), got {threshold!r}"
+        )
+    if not isinstance(net.prior_correction, (bool, np.bool_)):
+        raise ValueError(
+            f"prior_correction must be True or False, got {net.prior_correction!r}"
+        )
+    _check_choice("scaling", net.scaling, SCALINGS)
+
+
+def check_sample_weight(sample_weight, n_rows):
+    """``sample_weight`` as float64 with mean 1, or None; raises on a bad one."""
+    if sample_weight is None:
+        return None
+    weights = np.asarray(sample_weight, dtype=np.float64)
+    if weights.shape != (n_rows,):
+        raise ValueError(
+            f"sample_weight must have shape ({n_rows},), one weight per row, "
+            f"got shape {weights.shape}"
+        )
+    if not np.isfinite(weights).all() or (weights < 0).any():
+        bad = weights[~np.isfinite(weights) | (weights < 0)][:5].tolist()
+        raise ValueError(
+            f"sample_weight must be finite and >= 0, got values such as {bad}"
+        )
+    if weights.sum() <= 0:
+        raise ValueError("sample_weight must not be all zero")
+    return weights / weights.mean()
+
+
+def _check_auto_int(name, value, allow=()):
+    if value == "auto" or value in allow and not isinstance(value, bool):
+        return
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0:
+        return
+    extra = "".join(f", {a}" for a in allow)
+    raise ValueError(f"{name} must be 'auto' or a positive int{extra}, got {value!r}")
 
 
 def _check_pos_weight(pos_weight):

@@ -8,22 +8,29 @@ import torch
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNetBinaryClassifier
-from skorch.callbacks import EpochScoring, EpochTimer, PassthroughScoring, PrintLog
+from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
 from skorch.dataset import unpack_data
 from skorch.utils import is_dataset
 from torch.utils.data import BatchSampler, Subset
 
-from . import _scoring
-from ._params import check_params
+from ._params import check_params, check_sample_weight
+from .budget import resolve_budget
 from .data.batches import ArrayDataset, EncodedTargets, collate
 from .data.sqlite import SQLiteDataset
 from .losses import FocalLoss
 from .modules import MLP
+from .prior import odds_distortion
 from .samplers import SAMPLERS
+from .scaling import FeatureScaler
 from .schedules import SCHEDULES
-from .weights import resolve_pos_weight
+from .selection import BestEpoch
+from .thresholds import f1_optimal_threshold
+from .validation import ValidationScores
+from .weights import class_counts, resolve_pos_weight
 
 _AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+#: Smallest batch for validation and prediction with ``batch_size="auto"``.
+INFERENCE_BATCH_SIZE = 1024
 
 
 class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
@@ -76,10 +83,39 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
     precision : None, "bf16" or "fp16", default=None
         Mixed precision: forward passes under ``torch.autocast``; the loss is always
         computed in float32. ``"fp16"`` on CUDA also scales the gradients.
+    batch_size : int or "auto", default="auto"
+        Rows per training batch. ``"auto"``: ``2 ** round(log2(n) - 4)`` clipped to
+        [32, 512], for the ``n`` rows given to ``fit`` (:mod:`skimb.budget`): about
+        16 steps an epoch on small data, 512-row batches from ~6,000 rows on.
+        Prediction uses at least 1,024 rows a batch.
+    max_epochs : int or "auto", default="auto"
+        ``"auto"``: enough epochs for about 3,000 optimizer steps, at least 20 and
+        at most 200 (:mod:`skimb.budget`). With ``early_stopping`` this is an upper
+        bound.
+    early_stopping : "auto", bool, default="auto"
+        Select the epoch with the best validation score and restore its weights at
+        the end of ``fit`` (:class:`skimb.selection.BestEpoch`); stop once it has not
+        improved for ``patience`` epochs. ``"auto"``: on when there is a validation
+        split. Options via ``early_stopping__*`` (``monitor="valid_log_loss"``,
+        ``patience="auto"``, ``smoothing``, ``min_delta``, ``lower_is_better``).
+    threshold : float in (0, 1) or "f1", default="f1"
+        Decision threshold of ``predict`` on ``predict_proba(X)[:, 1]``. ``"f1"``
+        tunes it for the highest F1 on the validation split, with the selected
+        epoch's weights (:mod:`skimb.thresholds`). Without a validation split it is
+        tuned on the training rows, an optimistic fallback: prefer a split, or
+        ``TunedThresholdClassifierCV``.
+    prior_correction : bool, default=True
+        ``predict_proba`` undoes the shift of the class prior that the positive
+        weight, the sampler and the focal ``alpha`` cause: the logit minus
+        ``logit_shift_`` (:mod:`skimb.prior`). Probabilities are then calibrated to
+        the class balance of the training data; rankings do not change.
+    scaling : None, "standard" or "robust", default="robust"
+        Scale features with statistics of the training rows, streamed batch by
+        batch for a Dataset (:mod:`skimb.scaling`): ``"standard"`` by mean and
+        standard deviation, ``"robust"`` by median and interquartile range with a
+        smooth clip to about +-3. Raw features need no scaler in front.
     optimizer : torch optimizer class, default=torch.optim.Adam
     lr : float, default=0.001
-    max_epochs : int, default=20
-    batch_size : int, default=256
     dataset : Dataset class, default=skimb.data.ArrayDataset
         In-memory arrays are held as tensors and fetched a batch at a time;
         ``dataset__device="auto"`` keeps them on the training device for the fit.
@@ -96,30 +132,46 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         Column names, when ``X`` was a DataFrame with string column names.
     pos_weight_ : float
         The resolved positive weight (before any schedule).
+    batch_size_, max_epochs_ : int
+        The training budget of the last fit, ``"auto"`` resolved.
+    best_epoch_ : int or None
+        1-based epoch (row of ``history``) whose weights the module holds, or
+        ``None`` when no epoch was selected.
+    threshold_ : float
+        The threshold ``predict`` applies.
+    logit_shift_ : float
+        What ``predict_proba`` subtracts from the logits (0 without
+        ``prior_correction``).
+    scaler_ : FeatureScaler or None
+        The fitted feature scaling.
     sampler_ : Sampler or None
         The sampler of the last fit.
     device_ : str
         The device the module lives on.
     history_ : skorch History
         Per-epoch ``train_loss``, ``valid_loss``, ``valid_roc_auc``, ``valid_ap``,
-        ``valid_f1`` and ``pos_weight`` (the weight in force).
+        ``valid_f1``, ``valid_log_loss`` and ``pos_weight`` (the weight in force).
 
     Examples
     --------
     >>> from sklearn.datasets import make_classification
     >>> from skimb import ImbalancedNetClassifier
     >>> X, y = make_classification(2000, weights=[0.95], random_state=0)
-    >>> clf = ImbalancedNetClassifier(max_epochs=5, random_state=0, verbose=0)
+    >>> clf = ImbalancedNetClassifier(random_state=0, verbose=0)
     >>> clf.fit(X, y).predict_proba(X[:3]).shape
     (3, 2)
-    >>> clf.pos_weight_ > 10
-    True
+    >>> clf.pos_weight_ > 10, 0 < clf.threshold_ < 1, clf.best_epoch_ >= 1
+    (True, True, True)
     >>> [k for k in ("valid_loss", "valid_roc_auc", "valid_ap", "valid_f1")
     ...  if k in clf.history[-1]]
     ['valid_loss', 'valid_roc_auc', 'valid_ap', 'valid_f1']
     """
 
-    prefixes_ = NeuralNetBinaryClassifier.prefixes_ + ["sampler", "weight_schedule"]
+    prefixes_ = NeuralNetBinaryClassifier.prefixes_ + [
+        "sampler",
+        "weight_schedule",
+        "early_stopping",
+    ]
 
     def __init__(
         self,
@@ -134,10 +186,14 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         device="auto",
         random_state=None,
         precision=None,
+        batch_size="auto",
+        max_epochs="auto",
+        early_stopping="auto",
+        threshold="f1",
+        prior_correction=True,
+        scaling="robust",
         optimizer=torch.optim.Adam,
         lr=0.001,
-        max_epochs=20,
-        batch_size=256,
         dataset=ArrayDataset,
         **kwargs,
     ):
@@ -147,6 +203,7 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
             lr=lr,
             max_epochs=max_epochs,
             batch_size=batch_size,
+            threshold=threshold,
             dataset=dataset,
             device=device,
             **kwargs,
@@ -159,6 +216,9 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         self.weight_schedule = weight_schedule
         self.random_state = random_state
         self.precision = precision
+        self.early_stopping = early_stopping
+        self.prior_correction = prior_correction
+        self.scaling = scaling
 
     # -- parameters ----------------------------------------------------------------
     def __sklearn_tags__(self):
@@ -184,28 +244,33 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
 
     @property
     def _default_callbacks(self):
-        def score(name, function):
-            return (name, EpochScoring(function, name=name, lower_is_better=False))
-
         return [
             ("epoch_timer", EpochTimer()),
             ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
             ("valid_loss", PassthroughScoring(name="valid_loss")),
-            score("valid_roc_auc", _scoring.valid_roc_auc),
-            score("valid_ap", _scoring.valid_ap),
-            score("valid_f1", _scoring.valid_f1),
-            ("print_log", PrintLog()),
+            ("validation_scores", ValidationScores()),
         ]
 
     def get_default_callbacks(self):
+        # Order matters at the end of an epoch: scores, then the selection that
+        # reads them, then the printed row.
         callbacks = list(super().get_default_callbacks())
         schedule = self._make_schedule()
         if schedule is not None:
             callbacks.append(("weight_schedule", schedule))
+        if self._selects_epoch():
+            options = self.get_params_for("early_stopping")
+            callbacks.append(("early_stopping", BestEpoch(**options)))
+        callbacks.append(("print_log", PrintLog()))
         return callbacks
 
+    def _selects_epoch(self):
+        if self.early_stopping == "auto":
+            return self.train_split is not None
+        return bool(self.early_stopping)
+
     # -- fitting -----------------------------------------------------------------
-    def fit(self, X, y=None, **fit_params):
+    def fit(self, X, y=None, sample_weight=None, **fit_params):
         """Initialize the module (unless ``warm_start``) and train it on ``(X, y)``.
 
         Parameters
@@ -216,6 +281,11 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         y : array-like of shape (n_samples,) or None
             Two distinct labels. May be ``None`` when ``X`` has a ``labels``
             attribute, as ``SQLiteDataset`` has.
+        sample_weight : array-like of shape (n_samples,) or None
+            Non-negative row weights, multiplying each row's loss on top of
+            ``pos_weight`` (normalised to mean 1, so their scale does not matter),
+            and weighting the validation scores and the threshold search. Routed by
+            scikit-learn's metadata routing (``set_fit_request(sample_weight=True)``).
         **fit_params
             Passed to the module's ``forward`` and to ``train_split``.
 
@@ -225,18 +295,21 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         """
         check_params(self)
         with self._fit_context(epochs_done=0):
-            X, y = self._prepare_training_data(X, y, reset=True)
+            X, y = self._prepare_training_data(X, y, sample_weight, reset=True)
             if not self.warm_start or not self.initialized_:
                 self.initialize()
+                self.scaler_ = None
             # Skip our partial_fit: the data are prepared already.
             super().partial_fit(X, y, _routing_method="fit", **fit_params)
+            self._finish_fit()
         return self
 
-    def partial_fit(self, X, y=None, classes=None, **fit_params):
+    def partial_fit(self, X, y=None, classes=None, sample_weight=None, **fit_params):
         """Train for ``max_epochs`` more epochs without re-initializing the module.
 
         Parameters are as in :meth:`fit`; ``classes`` is accepted for scikit-learn
-        compatibility and checked against ``classes_``.
+        compatibility and checked against ``classes_``. The feature scaling of the
+        first call is kept.
 
         Returns
         -------
@@ -246,7 +319,7 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         first_call = not self.initialized_
         epochs_done = 0 if first_call else len(self.history)
         with self._fit_context(epochs_done=epochs_done):
-            X, y = self._prepare_training_data(X, y, reset=first_call)
+            X, y = self._prepare_training_data(X, y, sample_weight, reset=first_call)
             if classes is not None and not np.array_equal(
                 np.unique(classes), self.classes_
             ):
@@ -254,25 +327,46 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
                     f"classes={list(classes)} differ from the labels seen, "
                     f"{list(self.classes_)}"
                 )
+            if first_call:
+                self.scaler_ = None
             super().partial_fit(X, y, **fit_params)
+            self._finish_fit()
         return self
 
-    def _prepare_training_data(self, X, y, reset):
-        """Validate ``X`` and ``y``; return the data to train on and 0/1 targets."""
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        if epochs is None:
+            epochs = self.max_epochs_
+        return super().fit_loop(X, y, epochs=epochs, **fit_params)
+
+    def _prepare_training_data(self, X, y, sample_weight, reset):
+        """Validate ``X``, ``y`` and ``sample_weight``; resolve the training budget.
+
+        Returns the data to train on and 0/1 targets.
+        """
         if is_dataset(X):
             labels = self._dataset_labels(X, y)
-            X, labels = _in_storage_order(X, labels)
+            sample_weight = check_sample_weight(sample_weight, len(labels))
+            X, labels, sample_weight = _in_storage_order(X, labels, sample_weight)
             y01 = self._encode_labels(labels, reset=reset)
             if reset:
                 self.n_features_in_ = _dataset_width(X)
-            return EncodedTargets(X, self.classes_[1]), y01
-        if y is None:
-            raise ValueError(
-                f"This {type(self).__name__} estimator requires y to be "
-                "passed, but the target y is None."
+            X = EncodedTargets(X, self.classes_[1], sample_weight)
+            self._fit_sample_weight = None  # carried by X itself
+        else:
+            if y is None:
+                raise ValueError(
+                    f"This {type(self).__name__} estimator requires y to be "
+                    "passed, but the target y is None."
+                )
+            X, y = validate_data(
+                self, X, y, dtype=np.float32, reset=reset, y_numeric=False
             )
-        X, y = validate_data(self, X, y, dtype=np.float32, reset=reset, y_numeric=False)
-        return X, self._encode_labels(y, reset=reset)
+            y01 = self._encode_labels(y, reset=reset)
+            self._fit_sample_weight = check_sample_weight(sample_weight, len(y01))
+        self.batch_size_, self.max_epochs_ = resolve_budget(
+            self.batch_size, self.max_epochs, len(y01)
+        )
+        return X, y01
 
     @staticmethod
     def _dataset_labels(X, y):
@@ -352,10 +446,14 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         )
         train_labels = _subset_labels(dataset_train, y)
         self.sampler_ = self._make_sampler(train_labels)
-        self.pos_weight_ = resolve_pos_weight(
-            self.pos_weight, _presented_labels(self.sampler_, train_labels)
-        )
+        presented = _presented_labels(self.sampler_, train_labels)
+        self._class_counts = (class_counts(presented), class_counts(train_labels))
+        self.pos_weight_ = resolve_pos_weight(self.pos_weight, presented)
         self.set_weight_in_force(self.pos_weight_)
+        if self.scaling is not None and getattr(self, "scaler_", None) is None:
+            self.scaler_ = self._fit_scaler(dataset_train)
+        # The rows the decision threshold is tuned on, after training.
+        self._threshold_rows = dataset_train if dataset_valid is None else dataset_valid
         return dataset_train, dataset_valid
 
     def get_dataset(self, X, y=None):
@@ -363,6 +461,8 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
             kwargs = self.get_params_for("dataset")
             if kwargs.get("device") == "auto":
                 kwargs["device"] = self.device
+            if y is not None:
+                kwargs["sample_weight"] = getattr(self, "_fit_sample_weight", None)
             return ArrayDataset(X, y, **kwargs)
         return super().get_dataset(X, y)
 
@@ -382,11 +482,17 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         elif training and "sampler" not in kwargs and "batch_sampler" not in kwargs:
             kwargs.setdefault("shuffle", True)  # skorch leaves training order fixed
         if "batch_sampler" not in kwargs:
-            kwargs.setdefault("batch_size", self.batch_size)
+            kwargs.setdefault("batch_size", self._batch_size(training))
             if kwargs["batch_size"] == -1:
                 kwargs["batch_size"] = len(dataset)
         iterator = self.iterator_train if training else self.iterator_valid
         return iterator(dataset, **kwargs)
+
+    def _batch_size(self, training):
+        if self.batch_size != "auto":
+            return self.batch_size
+        fitted = getattr(self, "batch_size_", None) or INFERENCE_BATCH_SIZE
+        return fitted if training else max(fitted, INFERENCE_BATCH_SIZE)
 
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         super().on_epoch_end(net, dataset_train, dataset_valid, **kwargs)
@@ -395,6 +501,9 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
     def infer(self, x, **fit_params):
         if isinstance(x, torch.Tensor):
             x = x.to(self.device, non_blocking=True)
+            scaler = getattr(self, "scaler_", None)
+            if scaler is not None:
+                x = scaler.transform(x)
         dtype = _AUTOCAST_DTYPES.get(self.precision)
         if dtype is None:
             return super().infer(x, **fit_params)
@@ -407,7 +516,11 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         if isinstance(y_true, torch.Tensor):
             y_true = y_true.to(self.device, non_blocking=True)
         # Under autocast the logits may be half precision: the loss is float32.
-        return super().get_loss(y_pred.float(), y_true, X=X, training=training)
+        y_pred = y_pred.float()
+        if isinstance(y_true, torch.Tensor) and y_true.ndim == 2:
+            # (target, sample weight) pairs: weight each row's loss
+            return _weighted_loss(self.criterion_, y_pred, y_true[:, 0], y_true[:, 1])
+        return super().get_loss(y_pred, y_true, X=X, training=training)
 
     def train_step_single(self, batch, **fit_params):
         scaler = self._grad_scaler()
@@ -448,11 +561,50 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         buffer = getattr(self.criterion_, "pos_weight", None)
         return float(buffer.reshape(-1)[0]) if isinstance(buffer, torch.Tensor) else 1.0
 
+    # -- after training: prior correction and threshold ----------------------------
+    def logit_shift(self, pos_weight):
+        """What prior correction subtracts from the logits of a model trained with
+        ``pos_weight`` in force (0 without ``prior_correction`` or with a criterion
+        of the user's own); see :mod:`skimb.prior`."""
+        if not self.prior_correction or not isinstance(
+            self.criterion_, torch.nn.BCEWithLogitsLoss
+        ):
+            return 0.0
+        presented, true = self._class_counts
+        alpha = self.criterion_.alpha if isinstance(self.criterion_, FocalLoss) else None
+        return odds_distortion(pos_weight, presented, true, alpha)
+
+    def _finish_fit(self):
+        """Fix what ``predict_proba`` and ``predict`` apply, for the weights the
+        module holds now (those of ``best_epoch_`` after a selection)."""
+        if not hasattr(self, "best_epoch_") or not self._selects_epoch():
+            self.best_epoch_ = None
+        epoch = self.best_epoch_ or len(self.history)
+        self.logit_shift_ = self.logit_shift(self.history[epoch - 1, "pos_weight"])
+        rows, self._threshold_rows = self._threshold_rows, None
+        self.threshold_ = self._decision_threshold(rows)
+
+    def _decision_threshold(self, rows):
+        if self.threshold != "f1":
+            return float(self.threshold)
+        logits, targets = [], []
+        with self._device_context():
+            for batch in self.get_iterator(rows, training=False):
+                X_batch, y_batch = unpack_data(batch)
+                logits.append(self.evaluation_step((X_batch, y_batch)).float().cpu())
+                targets.append(torch.as_tensor(y_batch).reshape(len(logits[-1]), -1))
+        logits = torch.cat(logits).double().numpy()
+        targets = torch.cat(targets).double().numpy()
+        proba = 1.0 / (1.0 + np.exp(-(logits - self.logit_shift_)))
+        weights = targets[:, 1] if targets.shape[1] > 1 else None
+        return f1_optimal_threshold(targets[:, 0], proba, weights)
+
     # -- prediction ------------------------------------------------------------------
     def predict_proba(self, X):
         """Probabilities of shape ``(n_samples, 2)``, columns in ``classes_`` order.
 
         ``X`` may be an array, a DataFrame or a torch Dataset (streamed by batch).
+        With ``prior_correction`` the logits are shifted by ``-logit_shift_``.
         """
         check_is_fitted(self)
         if not is_dataset(X):
@@ -460,9 +612,16 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         with self._device_context():
             return super().predict_proba(X)
 
+    def _get_predict_nonlinearity(self):
+        nonlinearity = super()._get_predict_nonlinearity()
+        shift = getattr(self, "logit_shift_", 0.0)
+        if not shift:
+            return nonlinearity
+        return lambda logits: nonlinearity(logits - shift)
+
     def predict(self, X):
-        """Labels from ``classes_``: positive where its probability > ``threshold``."""
-        positive = self.predict_proba(X)[:, 1] > self.threshold
+        """Labels from ``classes_``: positive where its probability > ``threshold_``."""
+        positive = self.predict_proba(X)[:, 1] > self.threshold_
         return self.classes_[positive.astype(int)]
 
     def forward_iter(self, X, training=False, device="cpu"):
@@ -529,6 +688,17 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
             self.device_ = _resolve_device("auto")
 
     # -- strategies ------------------------------------------------------------------
+    def _fit_scaler(self, dataset_train):
+        """A FeatureScaler fitted on the training rows, read batch by batch."""
+        batches = (
+            unpack_data(batch)[0]
+            for batch in self.get_iterator(dataset_train, training=False)
+        )
+        generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, ())))
+        return FeatureScaler(self.scaling).fit(
+            batches, n_rows=len(dataset_train), generator=generator
+        )
+
     def _make_sampler(self, train_labels):
         kwargs = self.get_params_for("sampler")
         if self.sampler is None:
@@ -542,7 +712,7 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         cls = SAMPLERS[self.sampler] if isinstance(self.sampler, str) else self.sampler
         if issubclass(cls, BatchSampler) and _accepts(cls, "batch_size"):
             batch_size = self.get_params_for("iterator_train").get("batch_size")
-            kwargs.setdefault("batch_size", batch_size or self.batch_size)
+            kwargs.setdefault("batch_size", batch_size or self._batch_size(True))
         if _accepts(cls, "seed"):
             # Drawn from torch's RNG, which random_state seeds.
             kwargs.setdefault("seed", int(torch.randint(0, 2**62, ()).item()))
@@ -607,15 +777,33 @@ def _sorted_subset(dataset):
     return dataset
 
 
-def _in_storage_order(X, labels):
-    """A SQLiteDataset view and its labels reordered by row id (for near-sequential
-    reads); any other dataset as it is."""
+def _in_storage_order(X, labels, sample_weight=None):
+    """A SQLiteDataset view, its labels and row weights reordered by row id (for
+    near-sequential reads); any other dataset as it is."""
     order = X._storage_order() if isinstance(X, SQLiteDataset) else None
     if order is None:
-        return X, labels
+        return X, labels, sample_weight
     if len(labels) != len(X):
         raise ValueError(f"X has {len(X)} rows but y has {len(labels)} labels")
-    return X[order], labels[order]
+    if sample_weight is not None:
+        sample_weight = sample_weight[order]
+    return X[order], labels[order], sample_weight
+
+
+def _weighted_loss(criterion, logits, targets, weights):
+    """Mean of each row's loss times its weight (weights have mean 1 over the fit)."""
+    if not hasattr(criterion, "reduction"):
+        raise ValueError(
+            f"sample_weight needs a criterion with a `reduction` attribute (as torch "
+            f"losses have), got {type(criterion).__name__}"
+        )
+    reduction = criterion.reduction
+    criterion.reduction = "none"
+    try:
+        per_row = criterion(logits, targets)
+    finally:
+        criterion.reduction = reduction
+    return (per_row.reshape(-1) * weights).mean()
 
 
 def _presented_labels(sampler, train_labels):

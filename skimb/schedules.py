@@ -74,7 +74,7 @@ class LinearDecay(WeightSchedule):
         self.max_epochs = max_epochs
 
     def weight_at(self, epoch, base_weight, net):
-        last = self.max_epochs if self.max_epochs is not None else net.max_epochs
+        last = self.max_epochs if self.max_epochs is not None else _max_epochs(net)
         return _linear(epoch, base_weight, last)
 
     def simulate(self, n_epochs, base_weight):
@@ -110,7 +110,7 @@ class DeferredReweighting(WeightSchedule):
         self.start = start
 
     def weight_at(self, epoch, base_weight, net):
-        return _deferred(epoch, base_weight, self._start(net.max_epochs))
+        return _deferred(epoch, base_weight, self._start(_max_epochs(net)))
 
     def simulate(self, n_epochs, base_weight):
         """Weights of epochs ``1..n_epochs`` for a net with ``max_epochs=n_epochs``."""
@@ -236,3 +236,8 @@ def _linear(epoch, base_weight, last_epoch):
 
 def _deferred(epoch, base_weight, start):
     return 1.0 if epoch < start else base_weight
+
+
+def _max_epochs(net):
+    """The net's epoch budget, ``max_epochs="auto"`` resolved by ``fit``."""
+    return getattr(net, "max_epochs_", net.max_epochs)

@@ -38,6 +38,9 @@ class ArrayDataset(Dataset):
         Where to keep the tensors. ``None`` keeps them in CPU memory; a CUDA device
         keeps the whole set on the GPU for the fit, so batches need no host-to-device
         copy.
+    sample_weight : array-like of shape (n_samples,) or None, default=None
+        Row weights for the loss. With them, a batch's targets are a ``(n, 2)``
+        tensor: the target in column 0, the row's weight in column 1.
 
     Examples
     --------
@@ -49,13 +52,16 @@ class ArrayDataset(Dataset):
     (torch.Size([2, 3]), [0.0, 0.0])
     """
 
-    def __init__(self, X, y=None, device=None):
+    def __init__(self, X, y=None, device=None, sample_weight=None):
         self.X = _as_float_tensor(X, device)
         self.y = None if y is None else _as_float_tensor(y, device)
         if self.y is not None and len(self.y) != len(self.X):
             raise ValueError(
                 f"X and y have different lengths: {len(self.X)} and {len(self.y)}"
             )
+        if sample_weight is not None and self.y is not None:
+            weights = _as_float_tensor(sample_weight, device)
+            self.y = torch.stack([self.y.reshape(-1), weights], dim=1)
 
     def __len__(self):
         return len(self.X)
@@ -82,18 +88,23 @@ class EncodedTargets(Dataset):
 
     The classifier wraps datasets in it so that the loss always sees float 0/1 targets,
     whatever labels the dataset stores. Batched access (``__getitems__``) is kept.
+    With ``sample_weight`` (one weight per row of ``dataset``), targets are pairs
+    ``(target, weight)``, as in :class:`ArrayDataset`.
     """
 
-    def __init__(self, dataset, positive_label):
+    def __init__(self, dataset, positive_label, sample_weight=None):
         self.dataset = dataset
         self.positive_label = positive_label
+        self.sample_weight = (
+            None if sample_weight is None else np.asarray(sample_weight, np.float32)
+        )
 
     def __len__(self):
         return len(self.dataset)
 
     def __getitem__(self, i):
         x, y = self.dataset[i]
-        return x, self._encode(y)
+        return x, self._encode(y, i)
 
     def __getitems__(self, indices):
         if callable(getattr(self.dataset, "__getitems__", None)):
@@ -102,10 +113,15 @@ class EncodedTargets(Dataset):
             rows = [self.dataset[i] for i in indices]
         if isinstance(rows, Batch):
             X, y = rows
-            return Batch((X, self._encode(y)))
-        return [(x, self._encode(y)) for x, y in rows]
+            return Batch((X, self._encode(y, indices)))
+        return [(x, self._encode(y, i)) for (x, y), i in zip(rows, indices)]
 
-    def _encode(self, y):
+    def _encode(self, y, index):
         if isinstance(y, torch.Tensor):
-            return (y == self.positive_label).to(torch.float32)
-        return np.float32(np.asarray(y) == self.positive_label)
+            target = (y == self.positive_label).to(torch.float32)
+        else:
+            target = torch.as_tensor(np.float32(np.asarray(y) == self.positive_label))
+        if self.sample_weight is None:
+            return target
+        weight = torch.as_tensor(self.sample_weight[np.asarray(index)])
+        return torch.stack([target.reshape(weight.shape), weight], dim=-1)

@@ -1,0 +1,122 @@
+"""Best-epoch selection: keep the weights of the epoch that validated best.
+
+A network trained for a fixed number of epochs ends wherever it happens to be; the
+epoch that did best on the validation split is usually better, and with patience the
+fit stops once it is clear that no better epoch is coming. Validation sets of small,
+imbalanced data hold a dozen positives, so the monitor must be a score that is not
+too noisy: by default the plain validation log loss of the prior-corrected
+probabilities (``valid_log_loss``), optionally smoothed.
+"""
+
+import copy
+import math
+
+from skorch.callbacks import Callback
+
+
+class BestEpoch(Callback):
+    """Restore the weights of the epoch with the best ``monitor`` at the end of training.
+
+    Like skorch's ``EarlyStopping(load_best=True)``, with the score optionally
+    smoothed over epochs, NaN scores (a validation split with one class) counted as
+    no improvement, and the selected epoch reported to the net as ``best_epoch_``.
+
+    Parameters
+    ----------
+    monitor : str, default="valid_log_loss"
+        History key to select on.
+    lower_is_better : bool or None, default=None
+        ``None``: True for a key that ends in ``loss``, else False.
+    patience : int, None or "auto", default="auto"
+        Stop after this many epochs without improvement; ``None`` trains every epoch
+        and selects the best afterwards. ``"auto"`` is ``max(10, max_epochs // 5)``,
+        with the net's resolved ``max_epochs_``.
+    smoothing : float in [0, 1), default=0.0
+        Select on the exponential moving average
+        ``s_t = smoothing * s_{t-1} + (1 - smoothing) * score_t`` (recorded in the
+        history as ``<monitor>_smoothed``); 0 uses the raw score.
+    min_delta : float >= 0, default=0.0
+        An improvement smaller than this does not count.
+
+    Attributes
+    ----------
+    best_epoch_ : int or None
+        1-based epoch of the best score, or None before one was seen.
+    best_score_ : float
+        Its (smoothed) score.
+    """
+
+    def __init__(
+        self,
+        monitor="valid_log_loss",
+        lower_is_better=None,
+        patience="auto",
+        smoothing=0.0,
+        min_delta=0.0,
+    ):
+        self.monitor = monitor
+        self.lower_is_better = lower_is_better
+        self.patience = patience
+        self.smoothing = smoothing
+        self.min_delta = min_delta
+
+    def on_train_begin(self, net, **kwargs):
+        if not 0 <= self.smoothing < 1:
+            raise ValueError(f"smoothing must be in [0, 1), got {self.smoothing!r}")
+        self.best_epoch_ = None
+        self.best_score_ = math.nan
+        self.best_weights_ = None
+        self.smoothed_ = math.nan
+        self.misses_ = 0
+        self.patience_ = self._resolve_patience(net)
+
+    def on_epoch_end(self, net, **kwargs):
+        score = net.history[-1].get(self.monitor, math.nan)
+        if not math.isnan(score):
+            if math.isnan(self.smoothed_) or not self.smoothing:
+                self.smoothed_ = score
+            else:
+                self.smoothed_ = self.smoothing * self.smoothed_ + (
+                    1 - self.smoothing
+                ) * score
+        if self.smoothing:
+            net.history.record(f"{self.monitor}_smoothed", self.smoothed_)
+        if self._improved(self.smoothed_):
+            self.best_score_ = self.smoothed_
+            self.best_epoch_ = len(net.history)
+            self.best_weights_ = copy.deepcopy(net.module_.state_dict())
+            self.misses_ = 0
+        else:
+            self.misses_ += 1
+        if self.patience_ is not None and self.misses_ >= self.patience_:
+            raise KeyboardInterrupt  # skorch's way to end training after this epoch
+
+    def on_train_end(self, net, **kwargs):
+        if self.best_weights_ is not None and self.best_epoch_ != len(net.history):
+            net.module_.load_state_dict(self.best_weights_)
+        self.best_weights_ = None  # the model holds them now; free the copy
+        net.best_epoch_ = self.best_epoch_
+
+    def _improved(self, score):
+        if math.isnan(score):
+            return False
+        if math.isnan(self.best_score_):
+            return True
+        lower = self.lower_is_better
+        if lower is None:
+            lower = self.monitor.endswith("loss")
+        if lower:
+            return score < self.best_score_ - self.min_delta
+        return score > self.best_score_ + self.min_delta
+
+    def _resolve_patience(self, net):
+        if self.patience == "auto":
+            max_epochs = getattr(net, "max_epochs_", net.max_epochs)
+            return max(10, int(max_epochs) // 5)
+        if self.patience is not None and not (
+            isinstance(self.patience, int) and self.patience >= 1
+        ):
+            raise ValueError(
+                f"patience must be a positive int, None or 'auto', got {self.patience!r}"
+            )
+        return self.patience

@@ -1,0 +1,94 @@
+"""Validation scores from the validation pass the loss already makes.
+
+skorch computes ``valid_loss`` batch by batch; every validation batch's logits reach
+the callbacks in ``on_batch_end``. :class:`ValidationScores` keeps them and scores the
+epoch from them, so ROC-AUC, average precision, F1 and the log loss cost no second
+pass over the validation rows (skorch's ``EpochScoring`` would call ``predict_proba``
+once per score).
+"""
+
+import numpy as np
+import torch
+from sklearn.metrics import precision_recall_curve, roc_auc_score
+from skorch.callbacks import Callback
+
+from .thresholds import f1_at, f1_optimal_threshold
+
+SCORES = ("valid_roc_auc", "valid_ap", "valid_f1", "valid_log_loss")
+
+
+class ValidationScores(Callback):
+    """Record ``valid_roc_auc``, ``valid_ap``, ``valid_f1`` and ``valid_log_loss``.
+
+    All four are computed from the logits of the epoch's validation batches, with
+    the net's prior correction for the weight in force
+    (:meth:`ImbalancedNetClassifier.logit_shift`) and the rows' sample weights when
+    ``fit`` was given some. ``valid_log_loss`` is the plain (unweighted by class) log
+    loss of the corrected probabilities, comparable across epochs whatever the
+    positive weight does. ``valid_f1`` is F1 at the fixed ``threshold`` or, with
+    ``threshold="f1"``, the best F1 over thresholds (what the tuned threshold would
+    reach on these rows). A split holding one class only scores NaN.
+    """
+
+    def on_epoch_begin(self, net, dataset_valid=None, **kwargs):
+        self.logits_, self.targets_ = [], []
+
+    def on_batch_end(self, net, batch=None, training=False, y_pred=None, **kwargs):
+        if training or y_pred is None:
+            return
+        logits = _numpy(y_pred).reshape(-1)  # one logit a row: (n,) or (n, 1)
+        self.logits_.append(logits)
+        # targets are (n,), or (n, 2) with the rows' sample weights in column 1
+        self.targets_.append(_numpy(batch[1]).reshape(len(logits), -1))
+
+    def on_epoch_end(self, net, **kwargs):
+        if not self.logits_:
+            return  # no validation split
+        logits = np.concatenate(self.logits_)
+        targets = np.concatenate(self.targets_)
+        self.logits_, self.targets_ = [], []
+        proba = _sigmoid(logits - net.logit_shift(net.weight_in_force()))
+        scores = score_predictions(
+            targets[:, 0], proba, _weights(targets), threshold=net.threshold
+        )
+        for name, value in scores.items():
+            net.history.record(name, value)
+
+
+def score_predictions(y_true, proba, sample_weight=None, threshold="f1"):
+    """The four validation scores of ``proba`` against 0/1 ``y_true``, as a dict."""
+    y_true = np.asarray(y_true) > 0.5
+    if y_true.all() or not y_true.any():
+        return dict.fromkeys(SCORES, float("nan"))
+    precision, recall, _ = precision_recall_curve(y_true, proba, sample_weight=sample_weight)
+    # average precision from the same curve, as scikit-learn computes it
+    ap = -float(np.sum(np.diff(recall) * precision[:-1]))
+    if threshold == "f1":
+        threshold = f1_optimal_threshold(y_true, proba, sample_weight)
+    return {
+        "valid_roc_auc": float(roc_auc_score(y_true, proba, sample_weight=sample_weight)),
+        "valid_ap": ap,
+        "valid_f1": f1_at(y_true, proba, threshold, sample_weight),
+        "valid_log_loss": log_loss(y_true, proba, sample_weight),
+    }
+
+
+def log_loss(y_true, proba, sample_weight=None):
+    """Mean binary log loss, probabilities clipped to [1e-7, 1 - 1e-7]."""
+    proba = np.clip(np.asarray(proba, dtype=np.float64), 1e-7, 1 - 1e-7)
+    losses = -np.where(np.asarray(y_true) > 0.5, np.log(proba), np.log1p(-proba))
+    return float(np.average(losses, weights=sample_weight))
+
+
+def _weights(targets):
+    return targets[:, 1] if targets.shape[1] > 1 else None
+
+
+def _numpy(values):
+    if isinstance(values, torch.Tensor):
+        return values.detach().to("cpu", torch.float64).numpy()
+    return np.asarray(values, dtype=np.float64)
+
+
+def _sigmoid(z):
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
