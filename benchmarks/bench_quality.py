@@ -65,8 +65,12 @@ SKIMB_VARIANTS = {
     "skimb_no_selection": {"early_stopping": False},
     "skimb_batch256": {"batch_size": 256},
     "skimb_old_defaults": {
-        "batch_size": 256, "max_epochs": 20, "early_stopping": False,
-        "threshold": 0.5, "prior_correction": False, "scaling": "standard",
+        "batch_size": 256,
+        "max_epochs": 20,
+        "early_stopping": False,
+        "threshold": 0.5,
+        "prior_correction": False,
+        "scaling": "standard",
     },  # fmt: skip
     "skimb_wide": {"module__hidden_units": (256, 256), "module__dropout": 0.1},
     "skimb_nodrop": {"module__dropout": 0.0},
@@ -242,7 +246,9 @@ def summarize(rows, methods, sets):
     """Mean per method and set, then mean and mean rank over sets, per metric."""
     per_set = {
         (m, s): {
-            k: float(np.mean([r[k] for r in rows if r["method"] == m and r["set"] == s]))
+            k: float(
+                np.mean([r[k] for r in rows if r["method"] == m and r["set"] == s])
+            )
             for k in METRICS
         }
         for m in methods
@@ -274,7 +280,11 @@ def markdown(per_set, summary, methods, sets, reference="mlp"):
         "mean log loss | mean Brier | mean fit s | fit time / plain MLP |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    ref = {s: per_set[reference, s]["fit_s"] for s in sets} if reference in methods else None
+    ref = (
+        {s: per_set[reference, s]["fit_s"] for s in sets}
+        if reference in methods
+        else None
+    )
     for m in sorted(methods, key=lambda m: -summary[m]["ap"]):
         r = summary[m]
         ratio = "-"
@@ -305,9 +315,8 @@ def plot(summary, methods, path):
 
     order = sorted(methods, key=lambda m: summary[m]["ap"])
     fig, axes = plt.subplots(1, 3, figsize=(14, 0.4 * len(order) + 1.5), sharey=True)
-    for ax, key, label in zip(
-        axes, ["ap", "f1", "log_loss"], ["mean AP", "mean F1", "mean log loss"]
-    ):
+    panels = [("ap", "mean AP"), ("f1", "mean F1"), ("log_loss", "mean log loss")]
+    for ax, (key, label) in zip(axes, panels, strict=True):
         values = [summary[m][key] for m in order]
         colors = ["tab:red" if m.startswith("skimb") else "tab:gray" for m in order]
         ax.barh(order, values, color=colors)
@@ -351,7 +360,9 @@ def main(argv=None):
     # Largest sets first, so that the two workers finish together.
     tasks.sort(key=lambda t: -len(t[3]))
     start = time.perf_counter()
-    rows = Parallel(n_jobs=args.n_jobs, verbose=0)(delayed(run_in_worker)(*t) for t in tasks)
+    rows = Parallel(n_jobs=args.n_jobs, verbose=0)(
+        delayed(run_in_worker)(*t) for t in tasks
+    )
     wall = time.perf_counter() - start
     per_set, summary = summarize(rows, methods, sets)
     table = markdown(per_set, summary, methods, sets)

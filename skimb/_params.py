@@ -85,7 +85,11 @@ def check_sample_weight(sample_weight, n_rows):
 def _check_auto_int(name, value, allow=()):
     if value == "auto" or value in allow and not isinstance(value, bool):
         return
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0:
+    if (
+        isinstance(value, numbers.Integral)
+        and not isinstance(value, bool)
+        and value > 0
+    ):
         return
     extra = "".join(f", {a}" for a in allow)
     raise ValueError(f"{name} must be 'auto' or a positive int{extra}, got {value!r}")

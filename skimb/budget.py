@@ -58,9 +58,9 @@ def resolve_budget(batch_size, max_epochs, n_rows):
     Examples
     --------
     >>> resolve_budget("auto", "auto", 1_000)
-    (64, 192)
+    (64, 188)
     >>> resolve_budget(128, "auto", 1_000), resolve_budget("auto", 7, 1_000)
-    ((128, 24), (64, 7))
+    ((128, 200), (64, 7))
     """
     if batch_size == "auto":
         batch_size = auto_batch_size(n_rows)

@@ -571,7 +571,9 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         ):
             return 0.0
         presented, true = self._class_counts
-        alpha = self.criterion_.alpha if isinstance(self.criterion_, FocalLoss) else None
+        alpha = (
+            self.criterion_.alpha if isinstance(self.criterion_, FocalLoss) else None
+        )
         return odds_distortion(pos_weight, presented, true, alpha)
 
     def _finish_fit(self):

@@ -25,7 +25,9 @@ Probabilities: A Simple Procedure", Neural Computation 14(1), 2002.
 import math
 
 
-def odds_distortion(pos_weight=1.0, presented_counts=None, true_counts=None, alpha=None):
+def odds_distortion(
+    pos_weight=1.0, presented_counts=None, true_counts=None, alpha=None
+):
     """Log of the factor by which training multiplied the positive odds.
 
     Parameters

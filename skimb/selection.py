@@ -15,7 +15,7 @@ from skorch.callbacks import Callback
 
 
 class BestEpoch(Callback):
-    """Restore the weights of the epoch with the best ``monitor`` at the end of training.
+    """Restore the weights of the epoch with the best ``monitor`` when training ends.
 
     Like skorch's ``EarlyStopping(load_best=True)``, with the score optionally
     smoothed over epochs, NaN scores (a validation split with one class) counted as
@@ -76,9 +76,9 @@ class BestEpoch(Callback):
             if math.isnan(self.smoothed_) or not self.smoothing:
                 self.smoothed_ = score
             else:
-                self.smoothed_ = self.smoothing * self.smoothed_ + (
-                    1 - self.smoothing
-                ) * score
+                self.smoothed_ = (
+                    self.smoothing * self.smoothed_ + (1 - self.smoothing) * score
+                )
         if self.smoothing:
             net.history.record(f"{self.monitor}_smoothed", self.smoothed_)
         if self._improved(self.smoothed_):
@@ -117,6 +117,7 @@ class BestEpoch(Callback):
             isinstance(self.patience, int) and self.patience >= 1
         ):
             raise ValueError(
-                f"patience must be a positive int, None or 'auto', got {self.patience!r}"
+                "patience must be a positive int, None or 'auto', "
+                f"got {self.patience!r}"
             )
         return self.patience

@@ -30,17 +30,18 @@ def f1_optimal_threshold(y_true, proba, sample_weight=None):
     Returns
     -------
     float
-        In ``[0, 1)``; 0.5 when ``y_true`` holds one class only (F1 is then
-        undefined for every threshold).
+        In ``[0, 1)`` (just below 0 when predicting every row positive is best
+        and the lowest score is 0); 0.5 when ``y_true`` holds one class only, or
+        one class has zero total weight (F1 then does not depend on the threshold).
 
     Examples
     --------
-    >>> f1_optimal_threshold([0, 0, 1, 1], [0.1, 0.3, 0.35, 0.8])
+    >>> round(f1_optimal_threshold([0, 0, 1, 1], [0.1, 0.3, 0.35, 0.8]), 6)
     0.325
     """
     y_true = np.asarray(y_true).ravel() > 0.5
     proba = np.asarray(proba, dtype=np.float64).ravel()
-    if y_true.all() or not y_true.any():
+    if not has_both_classes(y_true, sample_weight):
         return 0.5
     precision, recall, cuts = precision_recall_curve(
         y_true, proba, sample_weight=sample_weight
@@ -58,8 +59,16 @@ def f1_optimal_threshold(y_true, proba, sample_weight=None):
     best = len(f1) - 1 - int(np.argmax(f1[::-1]))  # the highest cut among ties
     cut = cuts[best]
     below = proba[proba < cut]
-    lower = below.max() if below.size else 0.0
-    return float((cut + lower) / 2.0)
+    if below.size:
+        return float((cut + below.max()) / 2.0)
+    # every row predicted positive: any threshold below the lowest score
+    return float(cut / 2.0) if cut > 0 else float(np.nextafter(0.0, -1.0))
+
+
+def has_both_classes(y_true, sample_weight=None):
+    """Whether both classes of boolean ``y_true`` have a positive total weight."""
+    w = np.ones(y_true.shape) if sample_weight is None else np.asarray(sample_weight)
+    return bool(w[y_true].sum() > 0 and w[~y_true].sum() > 0)
 
 
 def best_f1(y_true, proba, sample_weight=None):

@@ -12,7 +12,7 @@ import torch
 from sklearn.metrics import precision_recall_curve, roc_auc_score
 from skorch.callbacks import Callback
 
-from .thresholds import f1_at, f1_optimal_threshold
+from .thresholds import f1_at, f1_optimal_threshold, has_both_classes
 
 SCORES = ("valid_roc_auc", "valid_ap", "valid_f1", "valid_log_loss")
 
@@ -58,15 +58,19 @@ class ValidationScores(Callback):
 def score_predictions(y_true, proba, sample_weight=None, threshold="f1"):
     """The four validation scores of ``proba`` against 0/1 ``y_true``, as a dict."""
     y_true = np.asarray(y_true) > 0.5
-    if y_true.all() or not y_true.any():
+    if not has_both_classes(y_true, sample_weight):
         return dict.fromkeys(SCORES, float("nan"))
-    precision, recall, _ = precision_recall_curve(y_true, proba, sample_weight=sample_weight)
+    precision, recall, _ = precision_recall_curve(
+        y_true, proba, sample_weight=sample_weight
+    )
     # average precision from the same curve, as scikit-learn computes it
     ap = -float(np.sum(np.diff(recall) * precision[:-1]))
     if threshold == "f1":
         threshold = f1_optimal_threshold(y_true, proba, sample_weight)
     return {
-        "valid_roc_auc": float(roc_auc_score(y_true, proba, sample_weight=sample_weight)),
+        "valid_roc_auc": float(
+            roc_auc_score(y_true, proba, sample_weight=sample_weight)
+        ),
         "valid_ap": ap,
         "valid_f1": f1_at(y_true, proba, threshold, sample_weight),
         "valid_log_loss": log_loss(y_true, proba, sample_weight),

@@ -25,6 +25,12 @@ def test_every_api_parameter_is_visible_to_get_params():
         "weight_schedule": None,
         "device": "auto",
         "random_state": None,
+        "batch_size": "auto",
+        "max_epochs": "auto",
+        "early_stopping": "auto",
+        "threshold": "f1",
+        "prior_correction": True,
+        "scaling": "robust",
     }
     assert {k: params[k] for k in expected} == expected
     assert "_params_to_validate" not in params
@@ -112,7 +118,7 @@ def test_any_two_labels_and_predict_returns_them(imbalanced, labels):
     assert set(np.unique(pred)) <= set(labels)
     assert pred.dtype == y_labels.dtype
     # the positive class is classes_[1]: predict_proba's column 1
-    positive = clf.predict_proba(X)[:, 1] > 0.5
+    positive = clf.predict_proba(X)[:, 1] > clf.threshold_
     np.testing.assert_array_equal(pred == clf.classes_[1], positive)
 
 

@@ -114,7 +114,9 @@ class EncodedTargets(Dataset):
         if isinstance(rows, Batch):
             X, y = rows
             return Batch((X, self._encode(y, indices)))
-        return [(x, self._encode(y, i)) for (x, y), i in zip(rows, indices)]
+        return [
+            (x, self._encode(y, i)) for (x, y), i in zip(rows, indices, strict=True)
+        ]
 
     def _encode(self, y, index):
         if isinstance(y, torch.Tensor):
