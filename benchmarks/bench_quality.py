@@ -49,7 +49,7 @@ HIGHER_IS_BETTER = {"ap": True, "roc_auc": True, "f1": True, "log_loss": False,
 # skimb variants measured against the defaults: name -> parameters
 SKIMB_VARIANTS = {
     "skimb": {},
-    "skimb_standard": {"scaling": "standard"},
+    "skimb_robust": {"scaling": "robust"},
     "skimb_noscale": {"scaling": None},
     "skimb_no_correction": {"prior_correction": False},
     "skimb_sqrt": {"pos_weight": "sqrt"},

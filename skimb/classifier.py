@@ -24,7 +24,7 @@ from .samplers import SAMPLERS
 from .scaling import FeatureScaler
 from .schedules import SCHEDULES
 from .selection import BestEpoch
-from .thresholds import f1_optimal_threshold
+from .thresholds import tuned_threshold
 from .validation import ValidationScores
 from .weights import class_counts, resolve_pos_weight
 
@@ -100,16 +100,18 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         ``patience="auto"``, ``smoothing``, ``min_delta``, ``lower_is_better``).
     threshold : float in (0, 1) or "f1", default="f1"
         Decision threshold of ``predict`` on ``predict_proba(X)[:, 1]``. ``"f1"``
-        tunes it for the highest F1 on the validation split, with the selected
-        epoch's weights (:mod:`skimb.thresholds`). Without a validation split it is
-        tuned on the training rows, an optimistic fallback: prefer a split, or
-        ``TunedThresholdClassifierCV``.
+        tunes it for F1 on the validation split, with the selected epoch's weights:
+        the mean of the F1-optimal threshold against the labels and the one that
+        maximises the expected F1 under the predicted probabilities
+        (:func:`skimb.thresholds.tuned_threshold`). Without a validation split the
+        same rule runs on the training rows, an optimistic fallback: prefer a
+        split, or ``TunedThresholdClassifierCV``.
     prior_correction : bool, default=True
         ``predict_proba`` undoes the shift of the class prior that the positive
         weight, the sampler and the focal ``alpha`` cause: the logit minus
         ``logit_shift_`` (:mod:`skimb.prior`). Probabilities are then calibrated to
         the class balance of the training data; rankings do not change.
-    scaling : None, "standard" or "robust", default="robust"
+    scaling : None, "standard" or "robust", default="standard"
         Scale features with statistics of the training rows, streamed batch by
         batch for a Dataset (:mod:`skimb.scaling`): ``"standard"`` by mean and
         standard deviation, ``"robust"`` by median and interquartile range with a
@@ -191,7 +193,7 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         early_stopping="auto",
         threshold="f1",
         prior_correction=True,
-        scaling="robust",
+        scaling="standard",
         optimizer=torch.optim.Adam,
         lr=0.001,
         dataset=ArrayDataset,
@@ -599,7 +601,7 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         targets = torch.cat(targets).double().numpy()
         proba = 1.0 / (1.0 + np.exp(-(logits - self.logit_shift_)))
         weights = targets[:, 1] if targets.shape[1] > 1 else None
-        return f1_optimal_threshold(targets[:, 0], proba, weights)
+        return tuned_threshold(targets[:, 0], proba, weights)
 
     # -- prediction ------------------------------------------------------------------
     def predict_proba(self, X):

@@ -30,7 +30,7 @@ def test_every_api_parameter_is_visible_to_get_params():
         "early_stopping": "auto",
         "threshold": "f1",
         "prior_correction": True,
-        "scaling": "robust",
+        "scaling": "standard",
     }
     assert {k: params[k] for k in expected} == expected
     assert "_params_to_validate" not in params

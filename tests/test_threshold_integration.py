@@ -7,7 +7,7 @@ from sklearn.model_selection import (
     TunedThresholdClassifierCV,
 )
 
-from skimb.thresholds import f1_optimal_threshold
+from skimb.thresholds import tuned_threshold
 from tests.conftest import quiet
 
 
@@ -27,7 +27,7 @@ def test_threshold_is_tuned_for_f1_on_the_validation_rows(imbalanced):
     _, valid = clf.train_split(clf.get_dataset(X, y01), y01)
     rows = np.sort(np.asarray(valid.indices))
     proba = clf.predict_proba(X[rows])[:, 1]
-    expected = f1_optimal_threshold(y[rows], proba)
+    expected = tuned_threshold(y[rows], proba)
     assert clf.threshold_ == pytest.approx(expected, abs=1e-6)
 
 
@@ -35,7 +35,7 @@ def test_fallback_without_validation_split_tunes_on_training_rows(imbalanced):
     X, y = imbalanced
     clf = quiet(train_split=None).fit(X, y)
     proba = clf.predict_proba(X)[:, 1]
-    assert clf.threshold_ == pytest.approx(f1_optimal_threshold(y, proba), abs=1e-6)
+    assert clf.threshold_ == pytest.approx(tuned_threshold(y, proba), abs=1e-6)
 
 
 def test_float_threshold_is_used_as_given(imbalanced):

@@ -4,7 +4,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import f1_score
 
-from skimb.thresholds import best_f1, f1_at, f1_optimal_threshold
+from skimb.thresholds import (
+    best_f1,
+    expected_f1_threshold,
+    f1_at,
+    f1_optimal_threshold,
+    tuned_threshold,
+)
 
 
 def _brute_force_best_f1(y, proba, w=None):
@@ -47,3 +53,38 @@ def test_threshold_lies_between_scores_not_on_one():
     t = f1_optimal_threshold(y, proba)
     assert t not in proba
     assert (proba > t).sum() in (1, 2, 3, 4)
+
+
+def _brute_force_expected_f1(proba):
+    cuts = np.concatenate([[-1.0], np.unique(proba)])
+    p = np.asarray(proba, np.float64)
+    return max(2 * p[p > t].sum() / ((p > t).sum() + p.sum()) for t in cuts)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 20), min_size=1, max_size=40))
+def test_expected_f1_threshold_maximises_the_expected_f1(scores):
+    proba = np.array(scores, dtype=float) / 20
+    t = expected_f1_threshold(proba)
+    chosen = 2 * proba[proba > t].sum() / ((proba > t).sum() + proba.sum())
+    if proba.sum() == 0:
+        return  # expected F1 is 0 for every threshold
+    assert chosen == pytest.approx(_brute_force_expected_f1(proba))
+    assert t not in proba
+
+
+def test_expected_f1_threshold_needs_no_labels_and_follows_calibration():
+    # calibrated scores: about 30% positives among rows scored 0.3
+    rng = np.random.default_rng(0)
+    proba = rng.beta(0.5, 5, size=20_000)
+    y = rng.random(proba.size) < proba
+    t_expected = expected_f1_threshold(proba)
+    t_labels = f1_optimal_threshold(y, proba)
+    assert abs(t_expected - t_labels) < 0.05
+
+
+def test_tuned_threshold_is_the_mean_of_both_rules():
+    y = np.array([0, 0, 0, 1, 0, 1, 1, 1])
+    proba = np.array([0.05, 0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.9])
+    expected = (f1_optimal_threshold(y, proba) + expected_f1_threshold(proba)) / 2
+    assert tuned_threshold(y, proba) == pytest.approx(expected)

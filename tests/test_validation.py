@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import (
+    average_precision_score,
+    f1_score,
+    log_loss,
+    roc_auc_score,
+)
+
+from skimb.thresholds import tuned_threshold
+from skimb.validation import score_predictions
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.tuples(st.booleans(), st.integers(0, 30)), min_size=2, max_size=80),
+    st.booleans(),
+    st.sampled_from(["f1", 0.3]),
+)
+def test_scores_equal_scikit_learns(rows, weighted, threshold):
+    y = np.array([r[0] for r in rows])
+    proba = np.array([r[1] for r in rows], dtype=np.float64) / 30  # ties and 0/1
+    w = np.linspace(0.2, 3.0, len(y)) if weighted else None
+    scores = score_predictions(y, proba, w, threshold=threshold)
+    if y.all() or not y.any():
+        assert all(np.isnan(v) for v in scores.values())
+        return
+    t = tuned_threshold(y, proba, w) if threshold == "f1" else threshold
+    clipped = np.clip(proba, 1e-7, 1 - 1e-7)
+    expected = {
+        "valid_roc_auc": roc_auc_score(y, proba, sample_weight=w),
+        "valid_ap": average_precision_score(y, proba, sample_weight=w),
+        "valid_f1": f1_score(y, proba > t, sample_weight=w, zero_division=0.0),
+        "valid_log_loss": log_loss(y, clipped, sample_weight=w),
+    }
+    for key, value in expected.items():
+        assert scores[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+
+
+def test_history_scores_match_predict_proba_on_the_validation_rows(imbalanced):
+    from tests.conftest import quiet
+
+    X, y = imbalanced
+    clf = quiet(max_epochs=3, early_stopping=False, threshold=0.4).fit(X, y)
+    y01 = y.astype(np.float32)
+    _, valid = clf.train_split(clf.get_dataset(X, y01), y01)
+    rows = np.asarray(valid.indices)
+    proba = clf.predict_proba(X[rows])[:, 1]
+    row = clf.history[-1]
+    assert row["valid_ap"] == pytest.approx(
+        average_precision_score(y[rows], proba), rel=1e-5
+    )
+    assert row["valid_roc_auc"] == pytest.approx(
+        roc_auc_score(y[rows], proba), rel=1e-5
+    )
+    assert row["valid_f1"] == pytest.approx(f1_score(y[rows], proba > 0.4), rel=1e-5)
+    assert row["valid_log_loss"] == pytest.approx(log_loss(y[rows], proba), rel=1e-4)
