@@ -26,7 +26,8 @@ class ValidationScores(Callback):
     loss of the corrected probabilities, comparable across epochs whatever the
     positive weight does. ``valid_f1`` is F1 at the fixed ``threshold`` or, with
     ``threshold="f1"``, at the threshold tuned on these rows
-    (:func:`skimb.thresholds.tuned_threshold`). A split holding one class only scores NaN.
+    (:func:`skimb.thresholds.tuned_threshold`). A split holding one class only
+    scores NaN.
     """
 
     def on_epoch_begin(self, net, dataset_valid=None, **kwargs):
