@@ -42,6 +42,11 @@ QUICK_SETS = [
     "abalone_19_vs_10_11_12_13", "pima", "new_thyroid1",
 ]  # fmt: skip
 BASELINES = ["mlp", "mlp_weighted", "smote_mlp", "logreg", "lightgbm"]
+# skimb's defaults, and the variants that show what each default is worth
+DEFAULT_METHODS = [
+    "skimb", "skimb_dropout", "skimb_no_correction", "skimb_unweighted",
+    "skimb_focal", "skimb_old_defaults",
+]  # fmt: skip
 METRICS = ["ap", "roc_auc", "f1", "log_loss", "brier", "fit_s"]
 HIGHER_IS_BETTER = {"ap": True, "roc_auc": True, "f1": True, "log_loss": False,
                     "brier": False, "fit_s": False}  # fmt: skip
@@ -72,8 +77,8 @@ SKIMB_VARIANTS = {
         "prior_correction": False,
         "scaling": "standard",
     },  # fmt: skip
-    "skimb_wide": {"module__hidden_units": (256, 256), "module__dropout": 0.1},
-    "skimb_nodrop": {"module__dropout": 0.0},
+    "skimb_wide": {"module__hidden_units": (256, 256)},
+    "skimb_dropout": {"module__dropout": 0.1},
     "skimb_lr3e3": {"lr": 3e-3},
     "skimb_wd": {"optimizer": "adamw"},
 }
@@ -340,7 +345,7 @@ def main(argv=None):
 
     sets = args.sets or (QUICK_SETS if args.quick else KEEL_SETS + SYNTHETIC_SETS)
     repeats = args.repeats or (1 if args.quick else 2)
-    methods = args.methods or ["skimb"] + BASELINES + _pytabkit_methods()
+    methods = args.methods or DEFAULT_METHODS + BASELINES + _pytabkit_methods()
     from joblib import Parallel, delayed
 
     # Workers import this file as a module (functions of __main__ do not unpickle).
