@@ -89,9 +89,8 @@ def main(argv=None):
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.3, stratify=y, random_state=0
     )
-    print(
-        f"{len(y_train)} training rows, {y_train.sum()} positives ({y_train.mean():.1%})"
-    )
+    share = f"{y_train.mean():.1%}"
+    print(f"{len(y_train)} training rows, {y_train.sum()} positives ({share})")
     print(
         "\n| model | ROC-AUC | AP | F1 | log loss | fit s |\n|---|---|---|---|---|---|"
     )
@@ -110,7 +109,8 @@ def main(argv=None):
         if name == "skimb defaults":
             skimb = model
     print(
-        f"\nskimb chose batch_size={skimb.batch_size_}, max_epochs={skimb.max_epochs_}; "
+        f"\nskimb chose batch_size={skimb.batch_size_}, "
+        f"max_epochs={skimb.max_epochs_}; "
         f"kept epoch {skimb.best_epoch_} of {len(skimb.history)}; "
         f"threshold_={skimb.threshold_:.3f}; pos_weight_={skimb.pos_weight_:.1f}, "
         f"undone in predict_proba (logit_shift_={skimb.logit_shift_:.2f})"
