@@ -108,12 +108,14 @@ class SQLiteDataset(Dataset):
     # -- schema ----------------------------------------------------------------
     def _resolve_schema(self):
         conn = self._connection()
-        tables = [
-            r[0]
-            for r in conn.execute(
+        try:
+            names = conn.execute(
                 "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name"
-            )
-        ]
+            ).fetchall()
+        except sqlite3.DatabaseError as error:
+            raise _open_error(self.path, self.table, error) from error
+        # A replacing write that crashed leaves its partial table: not data.
+        tables = [r[0] for r in names if not r[0].startswith(WRITING_PREFIX)]
         if self.table not in tables:
             raise ValueError(
                 f"no table {self.table!r} in {self.path!r}; tables are {tables}"
@@ -453,6 +455,21 @@ def write_sqlite(path, X, y=None, table="data", if_exists="fail"):
     and an integer ``label``. Each chunk is written in one transaction, so data that
     never fits in memory can be streamed in.
 
+    What a crash (a killed process, a full disk, Ctrl-C) leaves behind:
+
+    * ``if_exists="replace"``: the old table, untouched, or the complete new one.
+      The new rows go into a table named ``_skimb_writing_<table>``, which replaces
+      the old table in one transaction at the end; a crash leaves that partial
+      table behind, hidden from :class:`SQLiteDataset` and dropped by the next
+      ``write_sqlite`` on the file.
+    * a fresh table and ``if_exists="append"``: every chunk committed before the
+      crash, whole; never part of a chunk.
+
+    The file is written in SQLite's write-ahead-log mode and returned to its usual
+    rollback-journal mode at the end. A writer killed in the middle leaves a
+    ``-wal`` file whose committed chunks read-only readers see; unlike a rollback
+    journal, it needs no write to be read.
+
     Parameters
     ----------
     path : str or Path
@@ -465,7 +482,7 @@ def write_sqlite(path, X, y=None, table="data", if_exists="fail"):
         Table to write.
     if_exists : {"fail", "replace", "append"}, default="fail"
         What to do when the table exists: raise (so no data is lost by a mistyped
-        call), drop and re-create it, or add rows to it.
+        call), replace it (atomically, see above), or add rows to it.
 
     Examples
     --------
@@ -481,6 +498,8 @@ def write_sqlite(path, X, y=None, table="data", if_exists="fail"):
         raise ValueError(
             f"if_exists={if_exists!r} is not one of 'fail', 'replace', 'append'"
         )
+    if str(table).startswith(WRITING_PREFIX):
+        raise ValueError(f"table names starting {WRITING_PREFIX!r} are skimb's own")
     folder = Path(path).resolve().parent
     if not folder.is_dir():
         raise FileNotFoundError(
@@ -492,21 +511,113 @@ def write_sqlite(path, X, y=None, table="data", if_exists="fail"):
         raise ValueError("X is an empty iterable: no (X_chunk, y_chunk) pairs to write")
     # Checked before the file is opened: a bad call creates no file.
     first = _check_chunk(*_as_pair(first), None)
-    # Transactions are explicit (isolation_level=None): DROP/CREATE TABLE and the
-    # first chunk commit together, so a failure leaves a replaced table as it was.
+    # Transactions are explicit (isolation_level=None).
     conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
     try:
+        conn.execute("PRAGMA journal_mode=WAL")
         with _transaction(conn):
-            _prepare_table(conn, table, if_exists)
-            n_features = _existing_feature_count(conn, table)
-            _insert(conn, table, *_check_chunk(*first, n_features))
+            _drop_leftovers(conn)
+            target = _prepare_table(conn, table, if_exists)
+            n_features = _existing_feature_count(conn, target)
+            _insert(conn, target, *_check_chunk(*first, n_features))
         n_features = first[0].shape[1]
         for item in chunks:
             X_chunk, y_chunk = _check_chunk(*_as_pair(item), n_features)
             with _transaction(conn):  # one transaction per chunk
-                _insert(conn, table, X_chunk, y_chunk)
+                _insert(conn, target, X_chunk, y_chunk)
+        if target != table:
+            with _transaction(conn):  # the swap: old table or new, never half
+                conn.execute(f"DROP TABLE IF EXISTS {_quote(table)}")
+                conn.execute(f"ALTER TABLE {_quote(target)} RENAME TO {_quote(table)}")
+    except BaseException:
+        _drop_quietly(conn, _writing_name(table))  # a replacing write's partial table
+        raise
+    finally:
+        _leave_wal_mode(conn)
+        conn.close()
+
+
+#: Prefix of the table a replacing ``write_sqlite`` fills before the swap.
+WRITING_PREFIX = "_skimb_writing_"
+
+
+def recover_sqlite(path):
+    """Roll back a write that was interrupted, so that read-only readers can open it.
+
+    A writer killed in the middle of a transaction in SQLite's rollback-journal mode
+    (older skimb versions, or other programs) leaves a "hot" ``-journal`` file that
+    only a read-write connection can roll back; :class:`SQLiteDataset` opens files
+    read-only and reports it. This opens ``path`` read-write once (never creating
+    it), which restores the last committed state, and drops the partial tables of
+    crashed replacing writes.
+
+    Parameters
+    ----------
+    path : str or Path
+        An existing SQLite file.
+    """
+    path = str(path)
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no SQLite file at {path!r}")
+    uri = f"file:{quote(os.path.abspath(path))}?mode=rw"
+    conn = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None)
+    try:
+        with _transaction(conn):  # the first read rolls a hot journal back
+            _drop_leftovers(conn)
     finally:
         conn.close()
+
+
+def _open_error(path, table, error):
+    """The error to raise when ``path`` cannot be read, saying why and what to do."""
+    valid = (
+        f"SQLiteDataset expects a SQLite file holding table {table!r}, with a "
+        "float32 BLOB (or numeric) feature column and an integer label column, as "
+        "skimb.data.write_sqlite writes"
+    )
+    journal = Path(path + "-journal")
+    if "readonly" in str(error) and journal.exists() and journal.stat().st_size:
+        return RuntimeError(
+            f"{path!r} cannot be read: a write to it was interrupted and left the hot "
+            f"rollback journal {str(journal)!r}, which a read-only connection cannot "
+            "roll back. Nothing is lost: run skimb.data.recover_sqlite(path) once "
+            "(or open the file read-write with any SQLite tool) to restore its last "
+            f"committed state ({error})"
+        )
+    return ValueError(
+        f"{path!r} cannot be read as a SQLite database ({error}). {valid}"
+    )
+
+
+def _writing_name(table):
+    return WRITING_PREFIX + str(table)
+
+
+def _drop_quietly(conn, table):
+    try:
+        conn.execute(f"DROP TABLE IF EXISTS {_quote(table)}")
+    except sqlite3.Error:
+        pass  # the next write_sqlite drops it
+
+
+def _drop_leftovers(conn):
+    """Drop tables that crashed replacing writes left behind."""
+    names = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE ? ESCAPE '\\'",
+        (WRITING_PREFIX.replace("_", "\\_") + "%",),
+    ).fetchall()
+    for (name,) in names:
+        conn.execute(f"DROP TABLE {_quote(name)}")
+
+
+def _leave_wal_mode(conn):
+    # Back to a rollback journal, so that finished files read like any other SQLite
+    # file (read-only readers of a WAL file need to create its -shm file). If
+    # another connection holds the file, it stays in WAL mode: still readable.
+    try:
+        conn.execute("PRAGMA journal_mode=DELETE")
+    except sqlite3.Error:
+        pass
 
 
 @contextmanager
@@ -576,6 +687,7 @@ def _check_chunk(X_chunk, y_chunk, n_features):
 
 
 def _prepare_table(conn, table, if_exists):
+    """Create the table to write into and return its name."""
     exists = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)
     ).fetchone()
@@ -583,12 +695,12 @@ def _prepare_table(conn, table, if_exists):
         raise ValueError(
             f"table {table!r} already exists; pass if_exists='replace' or 'append'"
         )
-    if exists and if_exists == "replace":
-        conn.execute(f"DROP TABLE {_quote(table)}")
+    target = _writing_name(table) if exists and if_exists == "replace" else table
     conn.execute(
-        f"CREATE TABLE IF NOT EXISTS {_quote(table)} "
+        f"CREATE TABLE IF NOT EXISTS {_quote(target)} "
         "(id INTEGER PRIMARY KEY, features BLOB NOT NULL, label INTEGER NOT NULL)"
     )
+    return target
 
 
 def _existing_feature_count(conn, table):
