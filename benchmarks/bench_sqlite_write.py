@@ -1,4 +1,4 @@
-"""Write throughput of write_sqlite: crash-safe (WAL, atomic replace) vs rollback journal.
+"""Write throughput: crash-safe write_sqlite (WAL, atomic replace) vs rollback journal.
 
 The crash-safe ``write_sqlite`` writes in write-ahead-log mode and, for
 ``if_exists="replace"``, fills a new table that replaces the old one at the end. The
@@ -41,8 +41,8 @@ def rollback_journal_write(path, data, replace):
             conn.execute("DROP TABLE IF EXISTS data")
         if first:
             conn.execute(
-                "CREATE TABLE IF NOT EXISTS data "
-                "(id INTEGER PRIMARY KEY, features BLOB NOT NULL, label INTEGER NOT NULL)"
+                "CREATE TABLE IF NOT EXISTS data (id INTEGER PRIMARY KEY, "
+                "features BLOB NOT NULL, label INTEGER NOT NULL)"
             )
             first = False
         conn.executemany(
@@ -53,9 +53,9 @@ def rollback_journal_write(path, data, replace):
     conn.close()
 
 
-def timed(function):
+def timed(function, *args, **kwargs):
     start = time.perf_counter()
-    function()
+    function(*args, **kwargs)
     return time.perf_counter() - start
 
 
@@ -67,8 +67,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     n_rows = args.chunks * args.rows
 
+    # Generated once, outside the timings.
+    generated = list(chunks(args.chunks, args.rows, args.features))
+
     def data():
-        return chunks(args.chunks, args.rows, args.features)
+        return iter(generated)
 
     times = {k: [] for k in ("rollback fresh", "skimb fresh", "rollback replace",
                              "skimb replace")}  # fmt: skip
@@ -80,12 +83,10 @@ def main(argv=None):
                 if replace:  # an existing table of the same size to replace
                     write_sqlite(path, data())
                 if name.startswith("rollback"):
-                    seconds = timed(
-                        lambda: rollback_journal_write(path, data(), replace)
-                    )
+                    seconds = timed(rollback_journal_write, path, data(), replace)
                 else:
                     mode = "replace" if replace else "fail"
-                    seconds = timed(lambda: write_sqlite(path, data(), if_exists=mode))
+                    seconds = timed(write_sqlite, path, data(), if_exists=mode)
                 times[name].append(seconds)
                 path.unlink()
     print(f"`python benchmarks/bench_sqlite_write.py`: {args.chunks} chunks of "
