@@ -349,7 +349,10 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
             labels = self._dataset_labels(X, y)
             sample_weight = check_sample_weight(sample_weight, len(labels))
             X, labels, sample_weight = _in_storage_order(X, labels, sample_weight)
-            y01 = self._encode_labels(labels, reset=reset)
+            try:
+                y01 = self._encode_labels(labels, reset=reset)
+            except ValueError as error:
+                raise ValueError(f"{error} (the labels of {X!r})") from None
             if reset:
                 self.n_features_in_ = _dataset_width(X)
             X = EncodedTargets(X, self.classes_[1], sample_weight)

@@ -191,3 +191,39 @@ def _snapshot(folder):
         name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
         for name in sorted(os.listdir(folder))
     }
+
+
+def _table_with_labels(path, labels):
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "CREATE TABLE data (id INTEGER PRIMARY KEY, features BLOB, label INTEGER)"
+    )
+    blob = np.ones(3, np.float32).tobytes()
+    conn.executemany(
+        "INSERT INTO data (features, label) VALUES (?, ?)", [(blob, v) for v in labels]
+    )
+    conn.commit()
+    conn.close()
+
+
+def test_null_labels_name_the_file_table_and_rows(tmp_path):
+    path = str(tmp_path / "nulls.db")
+    _table_with_labels(path, [0, None, 1, None])
+    with pytest.raises(ValueError, match=r"'label'.*'data'.*nulls.db.*NULL in 2 rows"):
+        _ = SQLiteDataset(path).labels
+
+
+def test_a_third_label_names_the_dataset(tmp_path):
+    from tests.conftest import quiet
+
+    path = str(tmp_path / "three.db")
+    _table_with_labels(path, [0, 1, 2, 0, 1, 0])
+    with pytest.raises(ValueError, match=r"3 classes.*three.db"):
+        quiet().fit(SQLiteDataset(path), None)
+
+
+def test_a_table_with_zero_rows_names_the_file(tmp_path):
+    path = str(tmp_path / "empty.db")
+    _table_with_labels(path, [])
+    with pytest.raises(ValueError, match=r"'data' in .*empty.db.* has no rows"):
+        SQLiteDataset(path)

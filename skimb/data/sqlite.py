@@ -157,7 +157,10 @@ class SQLiteDataset(Dataset):
         ).fetchone()
         if row is None or row[0] is None:
             raise ValueError(
-                f"table {self.table!r} has no rows to read a feature vector length from"
+                f"table {self.table!r} in {self.path!r} has no rows (or a NULL "
+                f"{self._blob_column!r} in its first row): nothing to train on or to "
+                "read a feature vector length from; skimb.data.write_sqlite writes "
+                "a non-empty table"
             )
         return row[0] // 4
 
@@ -192,8 +195,18 @@ class SQLiteDataset(Dataset):
             while block := cursor.fetchmany(65536):
                 ids.append(np.fromiter((r[0] for r in block), np.int64, len(block)))
                 labels.append(np.array([r[1] for r in block]))
+            all_labels = np.concatenate(labels) if labels else np.empty(0)
+            missing = np.flatnonzero(np.equal(all_labels, None))
+            if missing.size:
+                all_ids = np.concatenate(ids)
+                raise ValueError(
+                    f"label column {self.label!r} of table {self.table!r} in "
+                    f"{self.path!r} is NULL in {missing.size} rows (ids "
+                    f"{all_ids[missing[:5]].tolist()}...); every row needs one of two "
+                    "labels, as skimb.data.write_sqlite writes"
+                )
             self._all_ids = np.concatenate(ids) if ids else np.empty(0, np.int64)
-            self._all_labels = np.concatenate(labels) if labels else np.empty(0)
+            self._all_labels = all_labels
         return self._all_ids, self._all_labels
 
     def _selected(self, array):
