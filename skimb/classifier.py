@@ -16,11 +16,11 @@ from torch.utils.data import BatchSampler, Subset
 from ._params import check_params, check_sample_weight
 from .budget import resolve_budget
 from .data.batches import ArrayDataset, EncodedTargets, collate
-from .data.sqlite import SQLiteDataset
+from .data.sqlite import BLOCK_ROWS, SQLiteDataset
 from .losses import FocalLoss
 from .modules import MLP
 from .prior import odds_distortion
-from .samplers import SAMPLERS
+from .samplers import SAMPLERS, BatchBalancedSampler
 from .scaling import FeatureScaler
 from .schedules import SCHEDULES
 from .selection import BestEpoch
@@ -66,8 +66,13 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
     sampler : None, "batch_balanced", "weighted", "undersample", "oversample",
         "block_shuffle", or a torch Sampler class or instance, default=None
         How training batches are drawn (see :mod:`skimb.samplers`); options via
-        ``sampler__*``. ``None`` shuffles. ``"block_shuffle"`` is a shuffle that
-        keeps reads from a :class:`~skimb.data.SQLiteDataset` near-sequential. A
+        ``sampler__*``. ``None`` shuffles: a plain random order for in-memory data,
+        ``"block_shuffle"`` (a shuffle that keeps reads near-sequential) for data
+        read from disk, i.e. a :class:`~skimb.data.SQLiteDataset` or any dataset
+        with ``reads_in_blocks = True``; there ``"batch_balanced"`` reads its
+        negatives in blocks too (``sampler__block_size=256``), and
+        ``sampler=torch.utils.data.RandomSampler`` asks for a plain shuffle.
+        ``sampler_`` shows the choice. A
         class is built as ``cls(train_labels, **sampler__kwargs)``; an instance is
         used as given. Training and validation rows are read in storage order
         (split indices, and a permuted ``SQLiteDataset`` view, are sorted), so the
@@ -450,7 +455,9 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
             _sorted_subset, (dataset_train, dataset_valid)
         )
         train_labels = _subset_labels(dataset_train, y)
-        self.sampler_ = self._make_sampler(train_labels)
+        self.sampler_ = self._make_sampler(
+            train_labels, _reads_in_blocks(dataset_train)
+        )
         presented = _presented_labels(self.sampler_, train_labels)
         self._class_counts = (class_counts(presented), class_counts(train_labels))
         self.pos_weight_ = resolve_pos_weight(self.pos_weight, presented)
@@ -706,17 +713,23 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
             batches, n_rows=len(dataset_train), generator=generator
         )
 
-    def _make_sampler(self, train_labels):
+    def _make_sampler(self, train_labels, reads_in_blocks=False):
         kwargs = self.get_params_for("sampler")
-        if self.sampler is None:
+        sampler = self.sampler
+        if sampler is None and not reads_in_blocks:
             if kwargs:
                 raise ValueError(
                     f"sampler options {sorted(kwargs)} were given, but sampler=None"
                 )
             return None
-        if not isinstance(self.sampler, (str, type)):
-            return self.sampler  # an instance: used as given
-        cls = SAMPLERS[self.sampler] if isinstance(self.sampler, str) else self.sampler
+        if sampler is None:
+            # Data read from disk: the shuffle that keeps reads near-sequential.
+            sampler = "block_shuffle"
+        if not isinstance(sampler, (str, type)):
+            return sampler  # an instance: used as given
+        cls = SAMPLERS[sampler] if isinstance(sampler, str) else sampler
+        if reads_in_blocks and cls is BatchBalancedSampler:
+            kwargs.setdefault("block_size", BLOCK_ROWS)  # its block-aware variant
         if issubclass(cls, BatchSampler) and _accepts(cls, "batch_size"):
             batch_size = self.get_params_for("iterator_train").get("batch_size")
             kwargs.setdefault("batch_size", batch_size or self._batch_size(True))
@@ -825,6 +838,15 @@ def _presented_labels(sampler, train_labels):
 def _sampler_fits(sampler, dataset):
     n_rows = getattr(sampler, "n_rows", None)
     return n_rows is None or n_rows == len(dataset)
+
+
+def _reads_in_blocks(dataset):
+    """Whether ``dataset`` (under skimb's and torch's wrappers) reads fastest in
+    storage order: it says so with ``reads_in_blocks = True``, as
+    :class:`SQLiteDataset` does."""
+    while isinstance(dataset, (Subset, EncodedTargets)):
+        dataset = dataset.dataset
+    return bool(getattr(dataset, "reads_in_blocks", False))
 
 
 def _on_cuda(dataset):

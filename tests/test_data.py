@@ -398,3 +398,45 @@ def test_threads_sharing_a_dataset_get_their_rows(tmp_path):
 
     with ThreadPoolExecutor(4) as pool:
         assert sum(pool.map(wrong_batches, range(8))) == 0
+
+
+# -- out-of-core by default ------------------------------------------------------------
+def test_sampler_none_block_shuffles_a_dataset_read_from_disk(db):
+    from torch.utils.data import RandomSampler
+
+    from skimb.samplers import BatchBalancedSampler, BlockShuffleSampler
+
+    path, X, y = db
+    ds = SQLiteDataset(path)
+    clf = quiet(max_epochs=1).fit(ds, None)
+    assert isinstance(clf.sampler_, BlockShuffleSampler)
+    assert clf.sampler_.n_rows == round(0.8 * len(y))  # the training rows only
+    assert quiet(max_epochs=1).fit(X, y).sampler_ is None  # in memory: plain shuffle
+    plain = quiet(max_epochs=1, sampler=RandomSampler).fit(ds, None)
+    assert isinstance(plain.sampler_, RandomSampler)
+    balanced = quiet(max_epochs=1, sampler="batch_balanced").fit(ds, None)
+    assert isinstance(balanced.sampler_, BatchBalancedSampler)
+    assert balanced.sampler_.block_size == 256
+    own = quiet(max_epochs=1, sampler="batch_balanced", sampler__block_size=None)
+    assert own.fit(ds, None).sampler_.block_size is None
+
+
+def test_a_dataset_can_declare_it_reads_in_blocks(imbalanced):
+    import torch
+    from torch.utils.data import Dataset
+
+    from skimb.samplers import BlockShuffleSampler
+
+    X, y = imbalanced
+
+    class OnDisk(Dataset):
+        reads_in_blocks = True
+
+        def __len__(self):
+            return len(y)
+
+        def __getitem__(self, i):
+            return torch.as_tensor(X[i], dtype=torch.float32), y[i]
+
+    clf = quiet(max_epochs=1).fit(OnDisk(), y)
+    assert isinstance(clf.sampler_, BlockShuffleSampler)

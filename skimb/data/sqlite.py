@@ -83,6 +83,9 @@ class SQLiteDataset(Dataset):
     [0, 0]
     """
 
+    #: Reads fastest in storage order: the classifier block-shuffles it by default.
+    reads_in_blocks = True
+
     def __init__(
         self, path, table="data", features=None, label="label", *, cache_mib=64
     ):
