@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import average_precision_score
+from torch.utils.data import RandomSampler
 
 from skimb import BlockShuffleSampler, ImbalancedNetClassifier
 from skimb.data import SQLiteDataset, write_sqlite
@@ -48,7 +49,8 @@ BATCH = 2048
 CHUNK = 100_000
 
 SETTINGS = {  # name: (SQLiteDataset kwargs, classifier kwargs)
-    "shuffle": ({}, {}),
+    # a plain shuffle (sampler=None now block-shuffles a SQLiteDataset)
+    "shuffle": ({}, {"sampler": RandomSampler}),
     "block shuffle": ({}, {"sampler": "block_shuffle"}),
     "block shuffle, no cache": ({"cache_mib": 0}, {"sampler": "block_shuffle"}),
     "block shuffle, 2 workers": (
@@ -60,7 +62,7 @@ BALANCED = {"sampler": "batch_balanced", "sampler__pos_per_batch": 32}
 # The classifier's default: a stratified 80/20 split, scored every epoch.
 SPLIT = {"train_split": ImbalancedNetClassifier().train_split}
 SPLIT_SETTINGS = {
-    "shuffle, validation split": ({}, SPLIT),
+    "shuffle, validation split": ({}, {**SPLIT, "sampler": RandomSampler}),
     "block shuffle, validation split": ({}, {**SPLIT, "sampler": "block_shuffle"}),
 }
 BALANCED_SETTINGS = {
@@ -140,17 +142,18 @@ def offset_rate(path, rows, samples=100):
 
 
 def peak_rss_mib(path, sampler):
-    """Peak RSS of a fresh process that trains one epoch on the database.
+    """Peak RSS of a fresh process that trains one epoch on the database, with
+    ``sampler`` (Python source of the parameter value).
 
     Read from VmHWM in /proc (the peak of this process's own memory): ru_maxrss would
     carry over the peak of the parent, which holds the in-memory copies, across exec.
     """
     code = (
-        "import re, sys;"
+        "import re, sys, torch;"
         "from skimb import ImbalancedNetClassifier, SQLiteDataset;"
         "ds = SQLiteDataset(sys.argv[1]);"
         f"ImbalancedNetClassifier(max_epochs=1, batch_size={BATCH}, train_split=None,"
-        f" verbose=0, sampler={sampler!r}).fit(ds, None);"
+        f" verbose=0, sampler={sampler}).fit(ds, None);"
         "status = open('/proc/self/status').read();"
         "print(re.search(r'VmHWM:\\s+(\\d+) kB', status).group(1))"
     )
@@ -187,10 +190,10 @@ def quality(rows, features):
     out = {}
     for order in ("random", "sorted by label"):
         path, _ = make_db(rows, features, sort_by_label=order != "random")
-        for sampler in (None, "block_shuffle"):
+        for name, sampler in (("shuffle", RandomSampler), ("block_shuffle", None)):
             clf = net(max_epochs=3, sampler=sampler).fit(SQLiteDataset(path), None)
             ap = average_precision_score(y_test, clf.predict_proba(X_test)[:, 1])
-            out[(order, sampler or "shuffle")] = ap
+            out[(order, name)] = ap
     return out
 
 
@@ -222,8 +225,8 @@ def main():
                 block_rows_s=read_rate(SQLiteDataset(path), block_order),
                 scan_rows_s=sequential_scan_rate(path, rows),
                 offset_rows_s=offset_rate(path, rows),
-                rss_shuffle=peak_rss_mib(path, None),
-                rss_block=peak_rss_mib(path, "block_shuffle"),
+                rss_shuffle=peak_rss_mib(path, "torch.utils.data.RandomSampler"),
+                rss_block=peak_rss_mib(path, "'block_shuffle'"),
             )
         )
     ap = quality(min(args.rows), args.features)
