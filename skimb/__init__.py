@@ -4,6 +4,7 @@ from .classifier import ImbalancedNetClassifier
 from .data import SQLiteDataset, write_sqlite
 from .losses import FocalLoss
 from .modules import MLP
+from .plotting import HistoryDisplay
 from .samplers import (
     BatchBalancedSampler,
     BlockShuffleSampler,
@@ -21,6 +22,7 @@ __all__ = [
     "BlockShuffleSampler",
     "DeferredReweighting",
     "FocalLoss",
+    "HistoryDisplay",
     "ImbalancedNetClassifier",
     "LinearDecay",
     "MLP",

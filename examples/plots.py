@@ -1,0 +1,68 @@
+"""Plots of a fit: training history, precision-recall with the tuned threshold, and
+calibration with and without prior correction.
+
+    python examples/plots.py      # writes examples/history.png, precision_recall.png,
+                                  # calibration.png (needs matplotlib: skimb[plots])
+"""
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+from sklearn.calibration import CalibrationDisplay  # noqa: E402
+from sklearn.metrics import PrecisionRecallDisplay, precision_score, recall_score  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+
+from quickstart import make_data  # noqa: E402
+from skimb import HistoryDisplay, ImbalancedNetClassifier  # noqa: E402
+
+HERE = Path(__file__).parent
+
+
+def main():
+    X, y = make_data(20_000)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.3, stratify=y, random_state=0
+    )
+    clf = ImbalancedNetClassifier(random_state=0, verbose=0).fit(X_train, y_train)
+    raw = ImbalancedNetClassifier(prior_correction=False, random_state=0, verbose=0)
+    raw.fit(X_train, y_train)
+
+    HistoryDisplay.from_estimator(clf, name="skimb defaults, 1% positives")
+    plt.savefig(HERE / "history.png", dpi=100, bbox_inches="tight")
+
+    proba = clf.predict_proba(X_test)[:, 1]
+    display = PrecisionRecallDisplay.from_predictions(y_test, proba, name="skimb")
+    predicted = clf.predict(X_test)
+    display.ax_.plot(
+        recall_score(y_test, predicted), precision_score(y_test, predicted), "o",
+        color="red", label=f"threshold_ = {clf.threshold_:.3f} (predict)",
+    )  # fmt: skip
+    display.ax_.legend(loc="upper right")
+    display.ax_.set_title("Precision-recall on held-out data")
+    display.figure_.savefig(HERE / "precision_recall.png", dpi=100, bbox_inches="tight")
+
+    figure, ax = plt.subplots(figsize=(6, 5))
+    for model, name in (
+        (clf, "prior_correction=True"),
+        (raw, "prior_correction=False"),
+    ):
+        CalibrationDisplay.from_estimator(
+            model, X_test, y_test, n_bins=8, strategy="quantile", name=name, ax=ax
+        )
+    ax.set_title("Calibration on held-out data (1% positives)")
+    figure.savefig(HERE / "calibration.png", dpi=100, bbox_inches="tight")
+    print(
+        "wrote",
+        ", ".join(
+            str(HERE / n)
+            for n in ("history.png", "precision_recall.png", "calibration.png")
+        ),
+    )
+
+
+if __name__ == "__main__":
+    main()
