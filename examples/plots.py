@@ -7,17 +7,13 @@ calibration with and without prior correction.
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+from quickstart import make_data
+from sklearn.calibration import CalibrationDisplay
+from sklearn.metrics import PrecisionRecallDisplay, precision_score, recall_score
+from sklearn.model_selection import train_test_split
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-from sklearn.calibration import CalibrationDisplay  # noqa: E402
-from sklearn.metrics import PrecisionRecallDisplay, precision_score, recall_score  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
-
-from quickstart import make_data  # noqa: E402
-from skimb import HistoryDisplay, ImbalancedNetClassifier  # noqa: E402
+from skimb import HistoryDisplay, ImbalancedNetClassifier
 
 HERE = Path(__file__).parent
 
