@@ -60,6 +60,7 @@ def check_params(net):
             f"prior_correction must be True or False, got {net.prior_correction!r}"
         )
     _check_choice("scaling", net.scaling, SCALINGS)
+    _check_choice("progress", net.progress, ("auto", True, False))
 
 
 def check_sample_weight(sample_weight, n_rows):

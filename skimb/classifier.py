@@ -20,6 +20,7 @@ from .data.sqlite import BLOCK_ROWS, SQLiteDataset
 from .losses import FocalLoss
 from .modules import MLP
 from .prior import odds_distortion
+from .progress import epoch_bar, progress
 from .samplers import SAMPLERS, BatchBalancedSampler
 from .scaling import FeatureScaler
 from .schedules import SCHEDULES
@@ -121,6 +122,11 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         batch for a Dataset (:mod:`skimb.scaling`): ``"standard"`` by mean and
         standard deviation, ``"robust"`` by median and interquartile range with a
         smooth clip to about +-3. Raw features need no scaler in front.
+    progress : "auto" or bool, default="auto"
+        tqdm progress bars over the batches of each epoch and over passes through a
+        Dataset (scaling statistics, threshold, ``predict_proba``). ``"auto"``:
+        with ``verbose``, a bar shows once such a pass has run for 2 seconds, so
+        quick fits print nothing extra; ``True``: always; ``False``: never.
     optimizer : torch optimizer class, default=torch.optim.Adam
     lr : float, default=0.001
     dataset : Dataset class, default=skimb.data.ArrayDataset
@@ -199,6 +205,7 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         threshold="f1",
         prior_correction=True,
         scaling="standard",
+        progress="auto",
         optimizer=torch.optim.Adam,
         lr=0.001,
         dataset=ArrayDataset,
@@ -226,6 +233,7 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         self.early_stopping = early_stopping
         self.prior_correction = prior_correction
         self.scaling = scaling
+        self.progress = progress
 
     # -- parameters ----------------------------------------------------------------
     def __sklearn_tags__(self):
@@ -268,6 +276,9 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         if self._selects_epoch():
             options = self.get_params_for("early_stopping")
             callbacks.append(("early_stopping", BestEpoch(**options)))
+        bar = epoch_bar(self)
+        if bar is not None:
+            callbacks.append(("progress_bar", bar))
         callbacks.append(("print_log", PrintLog()))
         return callbacks
 
@@ -603,7 +614,8 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
             return float(self.threshold)
         logits, targets = [], []
         with self._device_context():
-            for batch in self.get_iterator(rows, training=False):
+            batches = self.get_iterator(rows, training=False)
+            for batch in progress(batches, self, len(rows), "threshold"):
                 X_batch, y_batch = unpack_data(batch)
                 logits.append(self.evaluation_step((X_batch, y_batch)).float().cpu())
                 targets.append(torch.as_tensor(y_batch).reshape(len(logits[-1]), -1))
@@ -640,7 +652,10 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
 
     def forward_iter(self, X, training=False, device="cpu"):
         with self._device_context():
-            yield from super().forward_iter(X, training=training, device=device)
+            batches = super().forward_iter(X, training=training, device=device)
+            if is_dataset(X):
+                batches = progress(batches, self, len(X), "predicting")
+            yield from batches
 
     def initialize(self):
         with self._device_context():
@@ -706,7 +721,12 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         """A FeatureScaler fitted on the training rows, read batch by batch."""
         batches = (
             unpack_data(batch)[0]
-            for batch in self.get_iterator(dataset_train, training=False)
+            for batch in progress(
+                self.get_iterator(dataset_train, training=False),
+                self,
+                len(dataset_train),
+                "scaling statistics",
+            )
         )
         generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, ())))
         return FeatureScaler(self.scaling).fit(
