@@ -37,6 +37,10 @@ KEEL_SETS = [
     "habarman", "pima", "wisconsin",
 ]  # fmt: skip
 SYNTHETIC_SETS = ["synthetic_1pct", "synthetic_0.1pct"]
+DEV_SETS = [
+    "car_good", "kr_vs_k_zero_vs_eight", "glass4", "vehicle3", "winequality_red_3_vs_5",
+    "flaref", "synthetic_0.1pct", "synthetic_1pct",
+]  # fmt: skip
 QUICK_SETS = [
     "glass2", "vehicle3", "yeast_1_vs_7", "flaref", "ecoli3",
     "abalone_19_vs_10_11_12_13", "pima", "new_thyroid1",
@@ -51,8 +55,32 @@ METRICS = ["ap", "roc_auc", "f1", "log_loss", "brier", "fit_s"]
 HIGHER_IS_BETTER = {"ap": True, "roc_auc": True, "f1": True, "log_loss": False,
                     "brier": False, "fit_s": False}  # fmt: skip
 
-# skimb variants measured against the defaults: name -> parameters
+BUDGET_DEFAULTS = {
+    name: getattr(__import__("skimb.budget").budget, name)
+    for name in ("MIN_BATCH_SIZE", "MAX_BATCH_SIZE", "TARGET_STEPS", "MIN_EPOCHS",
+                 "MAX_EPOCHS")
+}  # fmt: skip
+# skimb variants measured against the defaults: name -> parameters ("budget": the
+# constants of skimb.budget to use instead)
 SKIMB_VARIANTS = {
+    "skimb_select_valid_loss": {"early_stopping__monitor": "valid_loss"},
+    "skimb_select_ap_smooth5": {
+        "early_stopping__monitor": "valid_ap",
+        "early_stopping__smoothing": 0.5,
+    },
+    "skimb_steps10k": {"budget": {"TARGET_STEPS": 10_000}},
+    "skimb_loss_steps10k": {
+        "early_stopping__monitor": "valid_loss",
+        "budget": {"TARGET_STEPS": 10_000},
+    },
+    "skimb_loss_batch256": {
+        "early_stopping__monitor": "valid_loss",
+        "budget": {"MAX_BATCH_SIZE": 256},
+    },
+    "skimb_loss_nopatience": {
+        "early_stopping__monitor": "valid_loss",
+        "early_stopping__patience": None,
+    },
     "skimb": {},
     "skimb_robust": {"scaling": "robust"},
     "skimb_noscale": {"scaling": None},
@@ -118,9 +146,14 @@ def make_method(name, seed):
     from sklearn.preprocessing import StandardScaler
 
     if name in SKIMB_VARIANTS:
+        import skimb.budget
         from skimb import ImbalancedNetClassifier
 
         params = dict(SKIMB_VARIANTS[name])
+        # budget constants under test (module-level in skimb.budget); reset first,
+        # since a worker process runs many variants
+        for constant, value in {**BUDGET_DEFAULTS, **params.pop("budget", {})}.items():
+            setattr(skimb.budget, constant, value)
         if params.get("optimizer") == "adamw":
             params.update(optimizer=torch.optim.AdamW, optimizer__weight_decay=1e-2)
         return ImbalancedNetClassifier(random_state=seed, verbose=0, **params)

@@ -15,7 +15,16 @@ from torch.utils.data import BatchSampler, Subset
 
 from ._params import check_params, check_sample_weight
 from .budget import resolve_budget
-from .data.batches import ArrayDataset, EncodedTargets, collate
+from .data.batches import (
+    ArrayBatches,
+    ArrayDataset,
+    EncodedTargets,
+    IndexSubset,
+    SequentialBatches,
+    ShuffledBatches,
+    accepts_index_arrays,
+    collate,
+)
 from .data.sqlite import BLOCK_ROWS, SQLiteDataset
 from .losses import FocalLoss
 from .modules import MLP
@@ -495,21 +504,45 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         kwargs.setdefault("collate_fn", collate)
         if torch.device(self.device).type == "cuda" and not _on_cuda(dataset):
             kwargs.setdefault("pin_memory", True)
-        sampler = getattr(self, "sampler_", None) if training else None
-        if sampler is not None and _sampler_fits(sampler, dataset):
-            kwargs.pop("shuffle", None)
-            if isinstance(sampler, BatchSampler):
-                kwargs.pop("batch_size", None)
-                return self.iterator_train(dataset, batch_sampler=sampler, **kwargs)
-            kwargs["sampler"] = sampler
-        elif training and "sampler" not in kwargs and "batch_sampler" not in kwargs:
-            kwargs.setdefault("shuffle", True)  # skorch leaves training order fixed
-        if "batch_sampler" not in kwargs:
-            kwargs.setdefault("batch_size", self._batch_size(training))
-            if kwargs["batch_size"] == -1:
-                kwargs["batch_size"] = len(dataset)
         iterator = self.iterator_train if training else self.iterator_valid
-        return iterator(dataset, **kwargs)
+        sampler = getattr(self, "sampler_", None) if training else None
+        if sampler is not None and not _sampler_fits(sampler, dataset):
+            sampler = None
+        batch_size = kwargs.pop("batch_size", None) or self._batch_size(training)
+        if batch_size == -1:
+            batch_size = len(dataset)
+        if "sampler" in kwargs or "batch_sampler" in kwargs:  # the user's own
+            if "batch_sampler" not in kwargs:
+                kwargs["batch_size"] = batch_size
+            return iterator(dataset, **kwargs)
+        shuffle = kwargs.pop("shuffle", training)  # skorch leaves training unshuffled
+        drop_last = kwargs.pop("drop_last", False)
+        batches = self._batch_sampler(dataset, sampler, shuffle, batch_size, drop_last)
+        if batches is not None:
+            return iterator(dataset, batch_sampler=batches, **kwargs)
+        if sampler is not None:
+            kwargs["sampler"] = sampler
+        else:
+            kwargs["shuffle"] = shuffle
+        return iterator(dataset, batch_size=batch_size, drop_last=drop_last, **kwargs)
+
+    @staticmethod
+    def _batch_sampler(dataset, sampler, shuffle, batch_size, drop_last):
+        """Batches as index arrays or slices where the dataset takes them (no list
+        of Python ints per batch); None where a DataLoader must build the batches."""
+        if not accepts_index_arrays(dataset):
+            return sampler if isinstance(sampler, BatchSampler) else None
+        if callable(getattr(sampler, "epoch_batches", None)):
+            return ArrayBatches(sampler)
+        if isinstance(sampler, BatchSampler):
+            return sampler
+        if sampler is None:
+            if shuffle:
+                return ShuffledBatches(len(dataset), batch_size, drop_last)
+            return SequentialBatches(len(dataset), batch_size)
+        if callable(getattr(sampler, "epoch_indices", None)):
+            return ArrayBatches(sampler, batch_size, drop_last)
+        return None
 
     def _batch_size(self, training):
         if self.batch_size != "auto":
@@ -736,6 +769,8 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
     def _make_sampler(self, train_labels, reads_in_blocks=False):
         kwargs = self.get_params_for("sampler")
         sampler = self.sampler
+        if self.get_params_for("iterator_train").get("shuffle") is False:
+            reads_in_blocks = False  # the user asked for the stored order
         if sampler is None and not reads_in_blocks:
             if kwargs:
                 raise ValueError(
@@ -810,10 +845,11 @@ def _subset_labels(dataset_train, y):
 
 
 def _sorted_subset(dataset):
+    """A split's rows in storage order, mapped to the dataset one batch at a time."""
     if isinstance(dataset, Subset):
         indices = np.asarray(dataset.indices)
-        if indices.ndim == 1 and np.any(indices[1:] < indices[:-1]):
-            return Subset(dataset.dataset, np.sort(indices))
+        if indices.ndim == 1:
+            return IndexSubset(dataset.dataset, np.sort(indices))
     return dataset
 
 

@@ -158,7 +158,13 @@ class BatchBalancedSampler(_LabelSampler, BatchSampler):
         self.n_batches = -(-self.neg_indices.size // negs_per_batch)
 
     def __iter__(self):
-        yield from self._next_epoch_plan()
+        for batch in self.epoch_batches():
+            yield batch.tolist()
+
+    def epoch_batches(self):
+        """The next epoch's batches as int64 arrays (``__iter__`` yields them as
+        lists, as torch's ``BatchSampler`` does)."""
+        return self._next_epoch_plan()
 
     def __len__(self):
         return -(-self.n_batches // self.num_replicas)
@@ -177,13 +183,14 @@ class BatchBalancedSampler(_LabelSampler, BatchSampler):
             )
         n_drawn = self.n_batches * self.pos_per_batch
         positives = self._positive_stream(epoch * n_drawn, n_drawn)
+        # Index arrays, not lists: skimb's datasets take them as they are.
         return [
             np.concatenate(
                 [
                     positives[b * self.pos_per_batch : (b + 1) * self.pos_per_batch],
                     negatives[b * negs_per_batch : (b + 1) * negs_per_batch],
                 ]
-            ).tolist()
+            )
             for b in range(self.n_batches)
         ]
 
@@ -203,7 +210,12 @@ class _IndexSampler(_LabelSampler, Sampler):
     """A sampler of row indices (pass it as ``sampler`` to a ``DataLoader``)."""
 
     def __iter__(self):
-        yield from self._next_epoch_plan().tolist()
+        yield from self.epoch_indices().tolist()
+
+    def epoch_indices(self):
+        """The next epoch's row indices as one int64 array (what ``__iter__``
+        yields one by one)."""
+        return np.asarray(self._next_epoch_plan(), dtype=np.int64)
 
     def __len__(self):
         return -(-self._epoch_size() // self.num_replicas)

@@ -94,7 +94,8 @@ def test_scaling_streams_a_sqlite_dataset_in_blocks(tmp_path, imbalanced):
     ds = SQLiteDataset(path)
     params = dict(train_split=None, max_epochs=1, batch_size=128)
     from_db = quiet(scaling="standard", **params).fit(ds, None)
-    from_arrays = quiet(scaling="standard", **params).fit(X, y)
+    # the same sampler as sampler=None picks for the SQLite file
+    from_arrays = quiet(scaling="standard", sampler="block_shuffle", **params).fit(X, y)
     np.testing.assert_allclose(
         from_db.scaler_.center_, from_arrays.scaler_.center_, rtol=1e-6
     )

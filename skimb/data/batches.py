@@ -2,7 +2,7 @@
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 from torch.utils.data._utils.collate import default_collate
 
 
@@ -70,6 +70,10 @@ class ArrayDataset(Dataset):
         return self.X[i], (self.y[i] if self.y is not None else torch.zeros(()))
 
     def __getitems__(self, indices):
+        if isinstance(indices, slice):  # a run of rows: views, no copy
+            X = self.X[indices]
+            y = self.y[indices] if self.y is not None else torch.zeros(len(X))
+            return Batch((X, y))
         index = torch.as_tensor(indices, dtype=torch.long, device=self.X.device)
         y = self.y[index] if self.y is not None else torch.zeros(len(index))
         return Batch((self.X[index], y))
@@ -81,6 +85,112 @@ def _as_float_tensor(a, device):
     else:
         tensor = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
     return tensor.to(device) if device is not None else tensor
+
+
+class IndexSubset(Subset):
+    """``torch.utils.data.Subset`` whose batches are mapped with one array operation.
+
+    torch's ``Subset.__getitems__`` turns every batch into a list of Python ints, one
+    at a time (about 0.7 ms per 2,048 rows). This maps the batch's positions through
+    an index array instead, and passes the array (or a slice, for a run of
+    consecutive rows) to the dataset's own ``__getitems__``.
+    """
+
+    def __init__(self, dataset, indices):
+        indices = np.asarray(indices, dtype=np.int64)
+        super().__init__(dataset, indices)
+        self._runs = indices.size > 0 and bool(np.all(np.diff(indices) == 1))
+
+    def __getitems__(self, positions):
+        if not callable(getattr(self.dataset, "__getitems__", None)):
+            return super().__getitems__(list(np.asarray(positions).tolist()))
+        if isinstance(positions, slice):
+            if self._runs:  # consecutive rows stay a slice: views in ArrayDataset
+                start, stop, _ = positions.indices(len(self.indices))
+                first = int(self.indices[0])
+                return self.dataset.__getitems__(slice(first + start, first + stop))
+            return self.dataset.__getitems__(self.indices[positions])
+        return self.dataset.__getitems__(self.indices[np.asarray(positions)])
+
+
+def accepts_index_arrays(dataset):
+    """Whether ``dataset.__getitems__`` takes index arrays and slices (skimb's own
+    datasets, and skimb's wrappers around them)."""
+    from .sqlite import SQLiteDataset
+
+    while isinstance(dataset, (IndexSubset, EncodedTargets)):
+        dataset = dataset.dataset
+    return isinstance(dataset, (ArrayDataset, SQLiteDataset))
+
+
+class ShuffledBatches:
+    """Batch sampler: a fresh random permutation each epoch, cut into index tensors.
+
+    The batches ``DataLoader(shuffle=True, batch_size=B)`` draws (the same
+    permutation, seeded from torch's global RNG as ``RandomSampler`` seeds it, or
+    from ``generator``), without building a list of ``B`` Python ints per batch.
+    """
+
+    def __init__(self, n_rows, batch_size, drop_last=False, generator=None):
+        self.n_rows, self.batch_size = int(n_rows), int(batch_size)
+        self.drop_last, self.generator = drop_last, generator
+
+    def __iter__(self):
+        generator = self.generator
+        if generator is None:
+            # RandomSampler's own seeding, so the order is the one it would draw
+            seed = int(torch.empty((), dtype=torch.int64).random_().item())
+            generator = torch.Generator().manual_seed(seed)
+        order = torch.randperm(self.n_rows, generator=generator)
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            yield order[start : start + self.batch_size]
+
+    def __len__(self):
+        if self.drop_last:
+            return self.n_rows // self.batch_size
+        return -(-self.n_rows // self.batch_size)
+
+
+class SequentialBatches:
+    """Batch sampler of consecutive rows as slices, for validation and prediction."""
+
+    def __init__(self, n_rows, batch_size):
+        self.n_rows, self.batch_size = int(n_rows), int(batch_size)
+
+    def __iter__(self):
+        for start in range(0, self.n_rows, self.batch_size):
+            yield slice(start, min(start + self.batch_size, self.n_rows))
+
+    def __len__(self):
+        return -(-self.n_rows // self.batch_size)
+
+
+class ArrayBatches:
+    """Batch sampler over a skimb sampler's epoch plan, as arrays.
+
+    skimb's index samplers plan a whole epoch as one array (``epoch_indices``), and
+    ``BatchBalancedSampler`` its batches (``epoch_batches``); this hands them to the
+    dataset a batch at a time as arrays, where a ``DataLoader`` would collect the
+    rows one Python int at a time. ``batch_size`` is ignored for a batch sampler.
+    """
+
+    def __init__(self, sampler, batch_size=None, drop_last=False):
+        self.sampler, self.batch_size, self.drop_last = sampler, batch_size, drop_last
+
+    def __iter__(self):
+        if callable(getattr(self.sampler, "epoch_batches", None)):
+            yield from self.sampler.epoch_batches()
+            return
+        plan = self.sampler.epoch_indices()
+        stop = len(plan) - len(plan) % self.batch_size if self.drop_last else len(plan)
+        for start in range(0, stop, self.batch_size):
+            yield plan[start : start + self.batch_size]
+
+    def __len__(self):
+        n = len(self.sampler)
+        if callable(getattr(self.sampler, "epoch_batches", None)):
+            return n
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
 
 class EncodedTargets(Dataset):
@@ -125,5 +235,9 @@ class EncodedTargets(Dataset):
             target = torch.as_tensor(np.float32(np.asarray(y) == self.positive_label))
         if self.sample_weight is None:
             return target
-        weight = torch.as_tensor(self.sample_weight[np.asarray(index)])
+        if isinstance(index, torch.Tensor):
+            index = index.cpu().numpy()
+        weight = torch.as_tensor(
+            self.sample_weight[index if isinstance(index, slice) else np.asarray(index)]
+        )
         return torch.stack([target.reshape(weight.shape), weight], dim=-1)

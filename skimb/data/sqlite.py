@@ -248,6 +248,8 @@ class SQLiteDataset(Dataset):
         return self._view(key)
 
     def __getitems__(self, indices):
+        if isinstance(indices, slice):
+            indices = np.arange(*indices.indices(len(self)))
         X, y = self._fetch(np.asarray(indices, dtype=np.int64))
         return Batch((torch.from_numpy(X), torch.from_numpy(y)))
 
