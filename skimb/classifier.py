@@ -139,8 +139,11 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
     optimizer : torch optimizer class, default=torch.optim.Adam
     lr : float, default=0.001
     dataset : Dataset class, default=skimb.data.ArrayDataset
-        In-memory arrays are held as tensors and fetched a batch at a time;
-        ``dataset__device="auto"`` keeps them on the training device for the fit.
+        In-memory arrays are held as tensors and fetched a batch at a time, as index
+        arrays (no per-row Python). ``dataset__device="auto"`` (the default) keeps
+        them on the GPU for the fit when training there and they take at most a
+        quarter of its free memory; ``dataset__device=None`` keeps them in CPU
+        memory.
     **kwargs
         Any other skorch parameter or prefixed option.
 
@@ -491,8 +494,8 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
     def get_dataset(self, X, y=None):
         if not is_dataset(X) and self.dataset is ArrayDataset:
             kwargs = self.get_params_for("dataset")
-            if kwargs.get("device") == "auto":
-                kwargs["device"] = self.device
+            if kwargs.get("device", "auto") == "auto":
+                kwargs["device"] = data_device(self.device, np.asarray(X).nbytes)
             if y is not None:
                 kwargs["sample_weight"] = getattr(self, "_fit_sample_weight", None)
             return ArrayDataset(X, y, **kwargs)
@@ -805,6 +808,20 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         if isinstance(schedule, type):
             return schedule(**kwargs)
         return schedule.set_params(**kwargs) if kwargs else schedule
+
+
+#: Share of free GPU memory that in-memory data may take to be kept on the GPU.
+GPU_DATA_SHARE = 0.25
+
+
+def data_device(device, nbytes):
+    """Where ``dataset__device="auto"`` keeps an array of ``nbytes``: on the training
+    device when it is a GPU with room to spare (the array takes at most
+    ``GPU_DATA_SHARE`` of its free memory), else in CPU memory (None)."""
+    if torch.device(device).type != "cuda":
+        return None
+    free, _ = torch.cuda.mem_get_info(torch.device(device))
+    return device if nbytes <= GPU_DATA_SHARE * free else None
 
 
 def _resolve_device(device):

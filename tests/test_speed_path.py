@@ -87,3 +87,34 @@ def test_model_fitted_with_auto_device_loads_where_no_cuda(imbalanced):
     assert state["device"] in ("cpu", "cuda")  # where the tensors live, for mapping
     restored = pickle.loads(pickle.dumps(clf))
     assert restored.get_params()["device"] == "auto"
+
+
+def test_data_device_auto_keeps_data_on_the_gpu_only_when_it_fits(monkeypatch):
+    from skimb.classifier import data_device
+
+    assert data_device("cpu", 10) is None
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (1000, 4000))
+    assert data_device("cuda", 250) == "cuda"
+    assert data_device("cuda:1", 251) is None
+
+
+def test_training_and_prediction_batches_are_index_arrays_not_int_lists(imbalanced):
+    from skimb.data import batches
+
+    X, y = imbalanced
+    seen = []
+    original = batches.ArrayDataset.__getitems__
+
+    def spy(self, indices):
+        seen.append(type(indices))
+        return original(self, indices)
+
+    try:
+        batches.ArrayDataset.__getitems__ = spy
+        clf = quiet(max_epochs=1).fit(X, y)
+        clf.predict_proba(X)
+        quiet(max_epochs=1, sampler="batch_balanced").fit(X, y)
+        quiet(max_epochs=1, sampler="undersample").fit(X, y)
+    finally:
+        batches.ArrayDataset.__getitems__ = original
+    assert seen and not any(issubclass(t, list) for t in seen)
