@@ -48,7 +48,7 @@ QUICK_SETS = [
 BASELINES = ["mlp", "mlp_weighted", "smote_mlp", "logreg", "lightgbm"]
 # skimb's defaults, and the variants that show what each default is worth
 DEFAULT_METHODS = [
-    "skimb", "skimb_dropout", "skimb_no_correction", "skimb_unweighted",
+    "skimb", "skimb_select_log_loss", "skimb_no_correction", "skimb_unweighted",
     "skimb_focal", "skimb_old_defaults",
 ]  # fmt: skip
 METRICS = ["ap", "roc_auc", "f1", "log_loss", "brier", "fit_s"]
@@ -63,12 +63,37 @@ BUDGET_DEFAULTS = {
 # skimb variants measured against the defaults: name -> parameters ("budget": the
 # constants of skimb.budget to use instead)
 SKIMB_VARIANTS = {
+    "skimb_select_log_loss": {
+        "early_stopping__monitor": "valid_log_loss",
+        "early_stopping__smoothing": 0.0,
+        "budget": {"TARGET_STEPS": 3000},
+    },
     "skimb_select_valid_loss": {"early_stopping__monitor": "valid_loss"},
     "skimb_select_ap_smooth5": {
         "early_stopping__monitor": "valid_ap",
         "early_stopping__smoothing": 0.5,
     },
     "skimb_steps10k": {"budget": {"TARGET_STEPS": 10_000}},
+    "skimb_ap5_steps10k": {
+        "early_stopping__monitor": "valid_ap",
+        "early_stopping__smoothing": 0.5,
+        "budget": {"TARGET_STEPS": 10_000},
+    },
+    "skimb_ap5_steps10k_b256": {
+        "early_stopping__monitor": "valid_ap",
+        "early_stopping__smoothing": 0.5,
+        "budget": {"TARGET_STEPS": 10_000, "MAX_BATCH_SIZE": 256},
+    },
+    "skimb_ap8_steps10k": {
+        "early_stopping__monitor": "valid_ap",
+        "early_stopping__smoothing": 0.8,
+        "budget": {"TARGET_STEPS": 10_000},
+    },
+    "skimb_ap5_steps10k_e40": {
+        "early_stopping__monitor": "valid_ap",
+        "early_stopping__smoothing": 0.5,
+        "budget": {"TARGET_STEPS": 10_000, "MIN_EPOCHS": 40},
+    },
     "skimb_loss_steps10k": {
         "early_stopping__monitor": "valid_loss",
         "budget": {"TARGET_STEPS": 10_000},

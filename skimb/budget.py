@@ -9,10 +9,10 @@ to ``fit``:
   per epoch on small data (32 rows a batch below ~700 rows), 512 rows a batch from
   ~6,000 rows on, where larger batches train faster and still hold positives.
 * ``max_epochs = ceil(TARGET_STEPS / steps_per_epoch)``, clipped to
-  ``[MIN_EPOCHS, MAX_EPOCHS]``: at least a few thousand optimizer steps on small data
-  (it is best-epoch selection, not this bound, that usually ends training), and
-  ``MIN_EPOCHS`` passes over large data, where a few epochs already take thousands of
-  steps.
+  ``[MIN_EPOCHS, MAX_EPOCHS]``: 10,000 optimizer steps where 200 epochs allow it
+  (best-epoch selection, not this bound, usually ends training), and ``MIN_EPOCHS``
+  passes over data of a million rows and more, where an epoch alone takes
+  thousands of steps.
 
 The constants were chosen by ``benchmarks/bench_quality.py`` (see the README).
 """
@@ -21,7 +21,7 @@ import math
 
 MIN_BATCH_SIZE = 32
 MAX_BATCH_SIZE = 512
-TARGET_STEPS = 3000
+TARGET_STEPS = 10_000
 MIN_EPOCHS = 20
 MAX_EPOCHS = 200
 
@@ -44,8 +44,8 @@ def auto_max_epochs(n_rows, batch_size):
 
     Examples
     --------
-    >>> auto_max_epochs(200, 32), auto_max_epochs(100_000, 512)
-    (200, 20)
+    >>> [auto_max_epochs(n, b) for n, b in [(200, 32), (10**5, 512), (10**6, 512)]]
+    [200, 52, 20]
     """
     steps_per_epoch = max(math.ceil(max(int(n_rows), 1) / batch_size), 1)
     epochs = math.ceil(TARGET_STEPS / steps_per_epoch)
@@ -58,7 +58,7 @@ def resolve_budget(batch_size, max_epochs, n_rows):
     Examples
     --------
     >>> resolve_budget("auto", "auto", 1_000)
-    (64, 188)
+    (64, 200)
     >>> resolve_budget(128, "auto", 1_000), resolve_budget("auto", 7, 1_000)
     ((128, 200), (64, 7))
     """

@@ -104,15 +104,16 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         16 steps an epoch on small data, 512-row batches from ~6,000 rows on.
         Prediction uses at least 1,024 rows a batch.
     max_epochs : int or "auto", default="auto"
-        ``"auto"``: enough epochs for about 3,000 optimizer steps, at least 20 and
+        ``"auto"``: enough epochs for about 10,000 optimizer steps, at least 20 and
         at most 200 (:mod:`skimb.budget`). With ``early_stopping`` this is an upper
         bound.
     early_stopping : "auto", bool, default="auto"
         Select the epoch with the best validation score and restore its weights at
         the end of ``fit`` (:class:`skimb.selection.BestEpoch`); stop once it has not
         improved for ``patience`` epochs. ``"auto"``: on when there is a validation
-        split. Options via ``early_stopping__*`` (``monitor="valid_log_loss"``,
-        ``patience="auto"``, ``smoothing``, ``min_delta``, ``lower_is_better``).
+        split. Options via ``early_stopping__*`` (``monitor="valid_ap"``,
+        ``smoothing=0.5``, ``patience="auto"``, ``min_delta``,
+        ``lower_is_better``).
     threshold : float in (0, 1) or "f1", default="f1"
         Decision threshold of ``predict`` on ``predict_proba(X)[:, 1]``. ``"f1"``
         tunes it for F1 on the validation split, with the selected epoch's weights:
@@ -818,6 +819,7 @@ def data_device(device, nbytes):
     """Where ``dataset__device="auto"`` keeps an array of ``nbytes``: on the training
     device when it is a GPU with room to spare (the array takes at most
     ``GPU_DATA_SHARE`` of its free memory), else in CPU memory (None)."""
+    device = _resolve_device(device)
     if torch.device(device).type != "cuda":
         return None
     free, _ = torch.cuda.mem_get_info(torch.device(device))

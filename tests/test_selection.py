@@ -34,8 +34,8 @@ def test_restored_model_predicts_as_the_selected_epoch(imbalanced):
         max_epochs=12, early_stopping__patience=None, callbacks=[recorder], device="cpu"
     )
     clf.fit(X, y)
-    losses = clf.history[:, "valid_log_loss"]
-    assert clf.best_epoch_ == int(np.nanargmin(losses)) + 1
+    smoothed_ap = clf.history[:, "valid_ap_smoothed"]  # the default monitor
+    assert clf.best_epoch_ == int(np.nanargmax(smoothed_ap)) + 1
     assert len(clf.history) == 12  # patience=None trains every epoch
     with torch.no_grad():
         clf.module_.eval()
@@ -54,11 +54,14 @@ def test_patience_stops_training(imbalanced):
     assert len(clf.history) < 60
 
 
-@pytest.mark.parametrize("monitor", ["valid_ap", "valid_roc_auc"])
+@pytest.mark.parametrize("monitor", ["valid_ap", "valid_roc_auc", "valid_f1"])
 def test_higher_is_better_monitors(imbalanced, monitor):
     X, y = imbalanced
     clf = quiet(
-        max_epochs=6, early_stopping__monitor=monitor, early_stopping__patience=None
+        max_epochs=6,
+        early_stopping__monitor=monitor,
+        early_stopping__smoothing=0.0,
+        early_stopping__patience=None,
     ).fit(X, y)
     scores = clf.history[:, monitor]
     assert clf.best_epoch_ == int(np.nanargmax(scores)) + 1
@@ -67,7 +70,10 @@ def test_higher_is_better_monitors(imbalanced, monitor):
 def test_smoothing_selects_on_the_moving_average(imbalanced):
     X, y = imbalanced
     clf = quiet(
-        max_epochs=8, early_stopping__smoothing=0.5, early_stopping__patience=None
+        max_epochs=8,
+        early_stopping__monitor="valid_log_loss",
+        early_stopping__smoothing=0.5,
+        early_stopping__patience=None,
     ).fit(X, y)
     raw = clf.history[:, "valid_log_loss"]
     ema = [raw[0]]
