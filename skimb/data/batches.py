@@ -75,8 +75,14 @@ class ArrayDataset(Dataset):
             y = self.y[indices] if self.y is not None else torch.zeros(len(X))
             return Batch((X, y))
         index = torch.as_tensor(indices, dtype=torch.long, device=self.X.device)
-        y = self.y[index] if self.y is not None else torch.zeros(len(index))
-        return Batch((self.X[index], y))
+        # index_select: ~10x faster on the CPU than advanced indexing X[index]
+        X = self.X.index_select(0, index)
+        y = (
+            self.y.index_select(0, index)
+            if self.y is not None
+            else torch.zeros(len(index))
+        )
+        return Batch((X, y))
 
 
 def _as_float_tensor(a, device):
