@@ -181,9 +181,11 @@ def test_truncated_database_names_the_path(tmp_path):
     write_sqlite(path, _chunks(1.0, 20))
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 3])
+    before = _snapshot(tmp_path)
     with pytest.raises((ValueError, RuntimeError), match="cut.db"):
         ds = SQLiteDataset(path)
         ds.__getitems__(np.arange(len(ds)))
+    assert _snapshot(tmp_path) == before
 
 
 def _snapshot(folder):
@@ -206,11 +208,13 @@ def _table_with_labels(path, labels):
     conn.close()
 
 
-def test_null_labels_name_the_file_table_and_rows(tmp_path):
+def test_null_labels_name_the_file_table_and_rows(tmp_path):  # noqa: D103
     path = str(tmp_path / "nulls.db")
     _table_with_labels(path, [0, None, 1, None])
+    before = _snapshot(tmp_path)
     with pytest.raises(ValueError, match=r"'label'.*'data'.*nulls.db.*NULL in 2 rows"):
         _ = SQLiteDataset(path).labels
+    assert _snapshot(tmp_path) == before
 
 
 def test_a_third_label_names_the_dataset(tmp_path):
@@ -225,5 +229,7 @@ def test_a_third_label_names_the_dataset(tmp_path):
 def test_a_table_with_zero_rows_names_the_file(tmp_path):
     path = str(tmp_path / "empty.db")
     _table_with_labels(path, [])
+    before = _snapshot(tmp_path)
     with pytest.raises(ValueError, match=r"'data' in .*empty.db.* has no rows"):
         SQLiteDataset(path)
+    assert _snapshot(tmp_path) == before
