@@ -208,7 +208,7 @@ def _table_with_labels(path, labels):
     conn.close()
 
 
-def test_null_labels_name_the_file_table_and_rows(tmp_path):  # noqa: D103
+def test_null_labels_name_the_file_table_and_rows(tmp_path):
     path = str(tmp_path / "nulls.db")
     _table_with_labels(path, [0, None, 1, None])
     before = _snapshot(tmp_path)
