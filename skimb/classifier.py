@@ -11,22 +11,21 @@ from skorch import NeuralNetBinaryClassifier
 from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
 from skorch.dataset import unpack_data
 from skorch.utils import is_dataset
-from torch.utils.data import BatchSampler, Subset
+from torch.utils.data import BatchSampler
 
 from ._params import check_params, check_sample_weight
 from .budget import resolve_budget
-from .data.batches import (
-    ArrayBatches,
-    ArrayDataset,
-    EncodedTargets,
-    IndexSubset,
-    SequentialBatches,
-    ShuffledBatches,
-    accepts_index_arrays,
-    collate,
+from .data.batches import ArrayDataset, EncodedTargets, batch_sampler_for, collate
+from .data.rows import (
+    dataset_width,
+    in_storage_order,
+    reads_in_blocks,
+    sorted_subset,
+    subset_labels,
 )
-from .data.sqlite import BLOCK_ROWS, SQLiteDataset
-from .losses import FocalLoss
+from .data.sqlite import BLOCK_ROWS
+from .devices import data_device, on_cuda, resolve_device
+from .losses import FocalLoss, weighted_loss
 from .modules import MLP
 from .prior import odds_distortion
 from .progress import epoch_bar, progress
@@ -377,13 +376,13 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         if is_dataset(X):
             labels = self._dataset_labels(X, y)
             sample_weight = check_sample_weight(sample_weight, len(labels))
-            X, labels, sample_weight = _in_storage_order(X, labels, sample_weight)
+            X, labels, sample_weight = in_storage_order(X, labels, sample_weight)
             try:
                 y01 = self._encode_labels(labels, reset=reset)
             except ValueError as error:
                 raise ValueError(f"{error} (the labels of {X!r})") from None
             if reset:
-                self.n_features_in_ = _dataset_width(X)
+                self.n_features_in_ = dataset_width(X)
             X = EncodedTargets(X, self.classes_[1], sample_weight)
             self._fit_sample_weight = None  # carried by X itself
         else:
@@ -476,12 +475,10 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         # Rows in storage order: the sampler shuffles anyway, and a dataset read from
         # disk (SQLiteDataset) then reads nearby rows together.
         dataset_train, dataset_valid = map(
-            _sorted_subset, (dataset_train, dataset_valid)
+            sorted_subset, (dataset_train, dataset_valid)
         )
-        train_labels = _subset_labels(dataset_train, y)
-        self.sampler_ = self._make_sampler(
-            train_labels, _reads_in_blocks(dataset_train)
-        )
+        train_labels = subset_labels(dataset_train, y)
+        self.sampler_ = self._make_sampler(train_labels, reads_in_blocks(dataset_train))
         presented = _presented_labels(self.sampler_, train_labels)
         self._class_counts = (class_counts(presented), class_counts(train_labels))
         self.pos_weight_ = resolve_pos_weight(self.pos_weight, presented)
@@ -506,7 +503,7 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         prefix = "iterator_train" if training else "iterator_valid"
         kwargs = self.get_params_for(prefix)
         kwargs.setdefault("collate_fn", collate)
-        if torch.device(self.device).type == "cuda" and not _on_cuda(dataset):
+        if torch.device(self.device).type == "cuda" and not on_cuda(dataset):
             kwargs.setdefault("pin_memory", True)
         iterator = self.iterator_train if training else self.iterator_valid
         sampler = getattr(self, "sampler_", None) if training else None
@@ -521,7 +518,7 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
             return iterator(dataset, **kwargs)
         shuffle = kwargs.pop("shuffle", training)  # skorch leaves training unshuffled
         drop_last = kwargs.pop("drop_last", False)
-        batches = self._batch_sampler(dataset, sampler, shuffle, batch_size, drop_last)
+        batches = batch_sampler_for(dataset, sampler, shuffle, batch_size, drop_last)
         if batches is not None:
             return iterator(dataset, batch_sampler=batches, **kwargs)
         if sampler is not None:
@@ -529,24 +526,6 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         else:
             kwargs["shuffle"] = shuffle
         return iterator(dataset, batch_size=batch_size, drop_last=drop_last, **kwargs)
-
-    @staticmethod
-    def _batch_sampler(dataset, sampler, shuffle, batch_size, drop_last):
-        """Batches as index arrays or slices where the dataset takes them (no list
-        of Python ints per batch); None where a DataLoader must build the batches."""
-        if not accepts_index_arrays(dataset):
-            return sampler if isinstance(sampler, BatchSampler) else None
-        if callable(getattr(sampler, "epoch_batches", None)):
-            return ArrayBatches(sampler)
-        if isinstance(sampler, BatchSampler):
-            return sampler
-        if sampler is None:
-            if shuffle:
-                return ShuffledBatches(len(dataset), batch_size, drop_last)
-            return SequentialBatches(len(dataset), batch_size)
-        if callable(getattr(sampler, "epoch_indices", None)):
-            return ArrayBatches(sampler, batch_size, drop_last)
-        return None
 
     def _batch_size(self, training):
         if self.batch_size != "auto":
@@ -579,7 +558,7 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         y_pred = y_pred.float()
         if isinstance(y_true, torch.Tensor) and y_true.ndim == 2:
             # (target, sample weight) pairs: weight each row's loss
-            return _weighted_loss(self.criterion_, y_pred, y_true[:, 0], y_true[:, 1])
+            return weighted_loss(self.criterion_, y_pred, y_true[:, 0], y_true[:, 1])
         return super().get_loss(y_pred, y_true, X=X, training=training)
 
     def train_step_single(self, batch, **fit_params):
@@ -707,7 +686,7 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         if requested != "auto":
             yield
             return
-        self.__dict__["device"] = _resolve_device(requested)
+        self.__dict__["device"] = resolve_device(requested)
         try:
             yield
         finally:
@@ -747,11 +726,11 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
     def __setstate__(self, state):
         auto = state.pop("device_requested_auto_", False)
         if auto:
-            state["device"] = _resolve_device("auto")
+            state["device"] = resolve_device("auto")
         super().__setstate__(state)
         if auto:
             self.__dict__["device"] = "auto"
-            self.device_ = _resolve_device("auto")
+            self.device_ = resolve_device("auto")
 
     # -- strategies ------------------------------------------------------------------
     def _fit_scaler(self, dataset_train):
@@ -811,27 +790,6 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         return schedule.set_params(**kwargs) if kwargs else schedule
 
 
-#: Share of free GPU memory that in-memory data may take to be kept on the GPU.
-GPU_DATA_SHARE = 0.25
-
-
-def data_device(device, nbytes):
-    """Where ``dataset__device="auto"`` keeps an array of ``nbytes``: on the training
-    device when it is a GPU with room to spare (the array takes at most
-    ``GPU_DATA_SHARE`` of its free memory), else in CPU memory (None)."""
-    device = _resolve_device(device)
-    if torch.device(device).type != "cuda":
-        return None
-    free, _ = torch.cuda.mem_get_info(torch.device(device))
-    return device if nbytes <= GPU_DATA_SHARE * free else None
-
-
-def _resolve_device(device):
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
 def _accepts(cls, name):
     try:
         parameters = inspect.signature(cls).parameters
@@ -840,65 +798,6 @@ def _accepts(cls, name):
     return name in parameters or any(
         p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()
     )
-
-
-def _dataset_width(dataset):
-    shape = getattr(dataset, "shape", None)
-    if shape is not None and len(shape) == 2:
-        return int(shape[1])
-    x = dataset[0][0]
-    return int(np.prod(np.shape(x)))
-
-
-def _subset_labels(dataset_train, y):
-    """0/1 labels of the training rows, in the order of ``dataset_train``."""
-    y = np.asarray(y)
-    if isinstance(dataset_train, Subset) and len(dataset_train.dataset) == len(y):
-        return y[np.asarray(dataset_train.indices)]
-    if len(dataset_train) == len(y):
-        return y
-    raise ValueError(
-        f"cannot tell the labels of the {len(dataset_train)} training rows: "
-        "train_split should return torch Subsets of the data it is given"
-    )
-
-
-def _sorted_subset(dataset):
-    """A split's rows in storage order, mapped to the dataset one batch at a time."""
-    if isinstance(dataset, Subset):
-        indices = np.asarray(dataset.indices)
-        if indices.ndim == 1:
-            return IndexSubset(dataset.dataset, np.sort(indices))
-    return dataset
-
-
-def _in_storage_order(X, labels, sample_weight=None):
-    """A SQLiteDataset view, its labels and row weights reordered by row id (for
-    near-sequential reads); any other dataset as it is."""
-    order = X._storage_order() if isinstance(X, SQLiteDataset) else None
-    if order is None:
-        return X, labels, sample_weight
-    if len(labels) != len(X):
-        raise ValueError(f"X has {len(X)} rows but y has {len(labels)} labels")
-    if sample_weight is not None:
-        sample_weight = sample_weight[order]
-    return X[order], labels[order], sample_weight
-
-
-def _weighted_loss(criterion, logits, targets, weights):
-    """Mean of each row's loss times its weight (weights have mean 1 over the fit)."""
-    if not hasattr(criterion, "reduction"):
-        raise ValueError(
-            f"sample_weight needs a criterion with a `reduction` attribute (as torch "
-            f"losses have), got {type(criterion).__name__}"
-        )
-    reduction = criterion.reduction
-    criterion.reduction = "none"
-    try:
-        per_row = criterion(logits, targets)
-    finally:
-        criterion.reduction = reduction
-    return (per_row.reshape(-1) * weights).mean()
 
 
 def _presented_labels(sampler, train_labels):
@@ -913,19 +812,3 @@ def _presented_labels(sampler, train_labels):
 def _sampler_fits(sampler, dataset):
     n_rows = getattr(sampler, "n_rows", None)
     return n_rows is None or n_rows == len(dataset)
-
-
-def _reads_in_blocks(dataset):
-    """Whether ``dataset`` (under skimb's and torch's wrappers) reads fastest in
-    storage order: it says so with ``reads_in_blocks = True``, as
-    :class:`SQLiteDataset` does."""
-    while isinstance(dataset, (Subset, EncodedTargets)):
-        dataset = dataset.dataset
-    return bool(getattr(dataset, "reads_in_blocks", False))
-
-
-def _on_cuda(dataset):
-    while isinstance(dataset, (Subset, EncodedTargets)):
-        dataset = dataset.dataset
-    X = getattr(dataset, "X", None)
-    return isinstance(X, torch.Tensor) and X.is_cuda

@@ -127,3 +127,20 @@ def _check_focal_params(alpha, gamma, reduction):
         raise ValueError(f"gamma must be a float >= 0, got {gamma!r}")
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction={reduction!r} is not one of {_REDUCTIONS}")
+
+
+def weighted_loss(criterion, logits, targets, weights):
+    """Mean of each row's loss times its weight (``sample_weight``, normalised to mean
+    1 over the fit), for any criterion with a ``reduction`` attribute."""
+    if not hasattr(criterion, "reduction"):
+        raise ValueError(
+            f"sample_weight needs a criterion with a `reduction` attribute (as torch "
+            f"losses have), got {type(criterion).__name__}"
+        )
+    reduction = criterion.reduction
+    criterion.reduction = "none"
+    try:
+        per_row = criterion(logits, targets)
+    finally:
+        criterion.reduction = reduction
+    return (per_row.reshape(-1) * weights).mean()

@@ -90,7 +90,7 @@ def test_model_fitted_with_auto_device_loads_where_no_cuda(imbalanced):
 
 
 def test_data_device_auto_keeps_data_on_the_gpu_only_when_it_fits(monkeypatch):
-    from skimb.classifier import data_device
+    from skimb.devices import data_device
 
     assert data_device("cpu", 10) is None
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (1000, 4000))

@@ -199,6 +199,26 @@ class ArrayBatches:
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
 
+def batch_sampler_for(dataset, sampler, shuffle, batch_size, drop_last=False):
+    """Batches as index arrays or slices where the dataset takes them (no list of
+    Python ints per batch); None where a DataLoader must build the batches."""
+    from torch.utils.data import BatchSampler
+
+    if not accepts_index_arrays(dataset):
+        return sampler if isinstance(sampler, BatchSampler) else None
+    if callable(getattr(sampler, "epoch_batches", None)):
+        return ArrayBatches(sampler)
+    if isinstance(sampler, BatchSampler):
+        return sampler
+    if sampler is None:
+        if shuffle:
+            return ShuffledBatches(len(dataset), batch_size, drop_last)
+        return SequentialBatches(len(dataset), batch_size)
+    if callable(getattr(sampler, "epoch_indices", None)):
+        return ArrayBatches(sampler, batch_size, drop_last)
+    return None
+
+
 class EncodedTargets(Dataset):
     """A user's dataset whose targets are mapped to 1.0 (positive) and 0.0 (negative).
 

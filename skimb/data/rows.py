@@ -1,0 +1,60 @@
+"""The training rows of a fit: their width, labels and storage order."""
+
+import numpy as np
+from torch.utils.data import Subset
+
+from .batches import EncodedTargets, IndexSubset
+from .sqlite import SQLiteDataset
+
+
+def dataset_width(dataset):
+    """Number of features of a dataset's rows."""
+    shape = getattr(dataset, "shape", None)
+    if shape is not None and len(shape) == 2:
+        return int(shape[1])
+    x = dataset[0][0]
+    return int(np.prod(np.shape(x)))
+
+
+def subset_labels(dataset_train, y):
+    """0/1 labels of the training rows, in the order of ``dataset_train``."""
+    y = np.asarray(y)
+    if isinstance(dataset_train, Subset) and len(dataset_train.dataset) == len(y):
+        return y[np.asarray(dataset_train.indices)]
+    if len(dataset_train) == len(y):
+        return y
+    raise ValueError(
+        f"cannot tell the labels of the {len(dataset_train)} training rows: "
+        "train_split should return torch Subsets of the data it is given"
+    )
+
+
+def sorted_subset(dataset):
+    """A split's rows in storage order, mapped to the dataset one batch at a time."""
+    if isinstance(dataset, Subset):
+        indices = np.asarray(dataset.indices)
+        if indices.ndim == 1:
+            return IndexSubset(dataset.dataset, np.sort(indices))
+    return dataset
+
+
+def in_storage_order(X, labels, sample_weight=None):
+    """A SQLiteDataset view, its labels and row weights reordered by row id (for
+    near-sequential reads); any other dataset as it is."""
+    order = X._storage_order() if isinstance(X, SQLiteDataset) else None
+    if order is None:
+        return X, labels, sample_weight
+    if len(labels) != len(X):
+        raise ValueError(f"X has {len(X)} rows but y has {len(labels)} labels")
+    if sample_weight is not None:
+        sample_weight = sample_weight[order]
+    return X[order], labels[order], sample_weight
+
+
+def reads_in_blocks(dataset):
+    """Whether ``dataset`` (under skimb's and torch's wrappers) reads fastest in
+    storage order: it says so with ``reads_in_blocks = True``, as
+    :class:`SQLiteDataset` does."""
+    while isinstance(dataset, (Subset, EncodedTargets)):
+        dataset = dataset.dataset
+    return bool(getattr(dataset, "reads_in_blocks", False))
