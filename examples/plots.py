@@ -47,9 +47,15 @@ def main():
         (raw, "prior_correction=False"),
     ):
         CalibrationDisplay.from_estimator(
-            model, X_test, y_test, n_bins=8, strategy="quantile", name=name, ax=ax
+            model, X_test, y_test, n_bins=5, strategy="quantile", name=name, ax=ax
         )
-    ax.set_title("Calibration on held-out data (1% positives)")
+    # at 1% positives every bin but the last sits near 0: log axes show them all
+    ax.set_xscale("log")
+    ax.set_yscale("log")  # bins without a positive drop out of the log axis
+    ax.plot([1e-4, 1], [1e-4, 1], "k:", linewidth=1)
+    ax.set_xlim(1e-4, 1)
+    ax.set_ylim(1e-4, 1)
+    ax.set_title("Calibration on held-out data (1% positives, log axes)")
     figure.savefig(HERE / "calibration.png", dpi=100, bbox_inches="tight")
     print(
         "wrote",
