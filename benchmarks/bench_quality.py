@@ -68,6 +68,7 @@ SKIMB_VARIANTS = {
         "early_stopping__smoothing": 0.0,
         "budget": {"TARGET_STEPS": 3000},
     },
+    "skimb_valid10": {"valid_share": 0.1},
     "skimb_select_valid_loss": {"early_stopping__monitor": "valid_loss"},
     "skimb_select_ap_smooth5": {
         "early_stopping__monitor": "valid_ap",
@@ -179,6 +180,10 @@ def make_method(name, seed):
         # since a worker process runs many variants
         for constant, value in {**BUDGET_DEFAULTS, **params.pop("budget", {})}.items():
             setattr(skimb.budget, constant, value)
+        if params.pop("valid_share", None) == 0.1:
+            from skorch.dataset import ValidSplit
+
+            params["train_split"] = ValidSplit(10, stratified=True)
         if params.get("optimizer") == "adamw":
             params.update(optimizer=torch.optim.AdamW, optimizer__weight_decay=1e-2)
         return ImbalancedNetClassifier(random_state=seed, verbose=0, **params)
