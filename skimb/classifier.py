@@ -27,7 +27,7 @@ from .data.sqlite import BLOCK_ROWS
 from .devices import data_device, on_cuda, resolve_device
 from .losses import FocalLoss, weighted_loss
 from .modules import MLP
-from .prior import odds_distortion
+from .prior import corrected_proba, odds_distortion
 from .progress import epoch_bar, progress
 from .samplers import SAMPLERS, BatchBalancedSampler
 from .scaling import FeatureScaler
@@ -637,7 +637,7 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
                 targets.append(torch.as_tensor(y_batch).reshape(len(logits[-1]), -1))
         logits = torch.cat(logits).double().numpy()
         targets = torch.cat(targets).double().numpy()
-        proba = 1.0 / (1.0 + np.exp(-(logits - self.logit_shift_)))
+        proba = corrected_proba(logits, self.logit_shift_)
         weights = targets[:, 1] if targets.shape[1] > 1 else None
         return tuned_threshold(targets[:, 0], proba, weights)
 

@@ -24,6 +24,8 @@ Probabilities: A Simple Procedure", Neural Computation 14(1), 2002.
 
 import math
 
+import numpy as np
+
 
 def odds_distortion(
     pos_weight=1.0, presented_counts=None, true_counts=None, alpha=None
@@ -62,3 +64,15 @@ def odds_distortion(
     if alpha is not None and 0.0 < alpha < 1.0:
         shift += math.log(alpha / (1.0 - alpha))
     return shift
+
+
+def corrected_proba(logits, shift):
+    """Positive-class probabilities ``sigmoid(logits - shift)``, in float64.
+
+    Examples
+    --------
+    >>> corrected_proba(np.array([0.0, np.log(9.0)]), np.log(9.0)).round(3).tolist()
+    [0.1, 0.5]
+    """
+    z = np.asarray(logits, dtype=np.float64) - shift
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # sigmoid without overflow

@@ -47,11 +47,7 @@ def f1_optimal_threshold(y_true, proba, sample_weight=None):
     >>> round(f1_optimal_threshold([0, 0, 1, 1], [0.1, 0.3, 0.35, 0.8]), 6)
     0.325
     """
-    curve = Curve(np.asarray(y_true).ravel() > 0.5, proba, sample_weight)
-    if not curve.has_both_classes:
-        return 0.5
-    f1 = 2 * curve.tps / (curve.tps[-1] + curve.tps + curve.fps)
-    return curve.threshold_after(int(np.argmax(f1)))  # argmax: the highest cut
+    return Curve(np.asarray(y_true).ravel() > 0.5, proba, sample_weight).f1_threshold()
 
 
 def expected_f1_threshold(proba, sample_weight=None):
@@ -91,6 +87,13 @@ class Curve:
         self.fps = np.cumsum(w * (1 - y))[last_of_tie]
         self.has_both_classes = bool(self.tps[-1] > 0 and self.fps[-1] > 0)
 
+    def f1_threshold(self):
+        """:func:`f1_optimal_threshold` of this curve (0.5 with one class only)."""
+        if not self.has_both_classes:
+            return 0.5
+        f1 = 2 * self.tps / (self.tps[-1] + self.tps + self.fps)
+        return self.threshold_after(int(np.argmax(f1)))  # argmax: the highest cut
+
     def threshold_after(self, i):
         """A threshold that predicts exactly the rows scored >= ``scores[i]``."""
         if i + 1 < len(self.scores):
@@ -111,19 +114,19 @@ class Curve:
         return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
 
 
-def tuned_threshold(y_true, proba, sample_weight=None):
+def tuned_threshold(y_true, proba, sample_weight=None, curve=None):
     """What ``threshold="f1"`` uses: the mean of :func:`f1_optimal_threshold` and
-    :func:`expected_f1_threshold` on the same rows.
+    :func:`expected_f1_threshold` on the same rows. ``curve``: their
+    :class:`Curve`, when the caller has built it already.
 
     Examples
     --------
     >>> round(tuned_threshold([0, 0, 1, 1], [0.1, 0.3, 0.35, 0.8]), 6)
     0.325
     """
-    return 0.5 * (
-        f1_optimal_threshold(y_true, proba, sample_weight)
-        + expected_f1_threshold(proba, sample_weight)
-    )
+    if curve is None:
+        curve = Curve(np.asarray(y_true).ravel() > 0.5, proba, sample_weight)
+    return 0.5 * (curve.f1_threshold() + expected_f1_threshold(proba, sample_weight))
 
 
 def best_f1(y_true, proba, sample_weight=None):

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback
 
+from .prior import corrected_proba
 from .thresholds import Curve, f1_at, tuned_threshold
 
 SCORES = ("valid_roc_auc", "valid_ap", "valid_f1", "valid_log_loss")
@@ -47,7 +48,7 @@ class ValidationScores(Callback):
         logits = np.concatenate(self.logits_)
         targets = np.concatenate(self.targets_)
         self.logits_, self.targets_ = [], []
-        proba = _sigmoid(logits - net.logit_shift(net.weight_in_force()))
+        proba = corrected_proba(logits, net.logit_shift(net.weight_in_force()))
         scores = score_predictions(
             targets[:, 0], proba, _weights(targets), threshold=net.threshold
         )
@@ -68,7 +69,7 @@ def score_predictions(y_true, proba, sample_weight=None, threshold="f1"):
     if not curve.has_both_classes:
         return dict.fromkeys(SCORES, float("nan"))
     if threshold == "f1":
-        threshold = tuned_threshold(y_true, proba, sample_weight)
+        threshold = tuned_threshold(y_true, proba, sample_weight, curve=curve)
     return {
         "valid_roc_auc": curve.roc_auc(),
         "valid_ap": curve.average_precision(),
@@ -92,7 +93,3 @@ def _numpy(values):
     if isinstance(values, torch.Tensor):
         return values.detach().to("cpu", torch.float64).numpy()
     return np.asarray(values, dtype=np.float64)
-
-
-def _sigmoid(z):
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
