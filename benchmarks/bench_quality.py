@@ -131,6 +131,10 @@ SKIMB_VARIANTS = {
         "prior_correction": False,
         "scaling": "standard",
     },  # fmt: skip
+    "skimb_realmlp": {"module": "realmlp"},
+    "skimb_realmlp_robust": {"module": "realmlp", "scaling": "robust"},
+    "skimb_tabm": {"module": "tabm"},
+    "skimb_tabm_mini": {"module": "tabm", "module__k": 8, "module__d_block": 128},
     "skimb_wide": {"module__hidden_units": (256, 256)},
     "skimb_dropout": {"module__dropout": 0.1},
     "skimb_lr3e3": {"lr": 3e-3},

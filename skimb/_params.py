@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
+from .modules import resolve_module
 from .samplers import SAMPLERS
 from .scaling import SCALINGS
 from .schedules import SCHEDULES, WeightSchedule
@@ -21,6 +22,7 @@ PRECISIONS = (None, "bf16", "fp16")
 
 def check_params(net):
     """Validate every skimb-specific parameter of ``net``."""
+    resolve_module(net.module)  # raises on an unknown name
     _check_choice("loss", net.loss, LOSSES)
     _check_pos_weight(net.pos_weight)
     if net.focal_alpha is not None and not (
@@ -61,6 +63,13 @@ def check_params(net):
         )
     _check_choice("scaling", net.scaling, SCALINGS)
     _check_choice("progress", net.progress, ("auto", True, False))
+    if net.lr != "auto" and not (_is_real(net.lr) and net.lr > 0):
+        raise ValueError(f"lr must be 'auto' or a float > 0, got {net.lr!r}")
+    if net.optimizer != "auto" and not callable(net.optimizer):
+        raise ValueError(
+            f"optimizer must be 'auto' or a torch optimizer class, got "
+            f"{net.optimizer!r}"
+        )
 
 
 def check_sample_weight(sample_weight, n_rows):

@@ -7,8 +7,13 @@ import numpy as np
 import torch
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
-from skorch import NeuralNetBinaryClassifier
-from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
+from skorch import NeuralNet, NeuralNetBinaryClassifier
+from skorch.callbacks import (
+    EpochTimer,
+    GradientNormClipping,
+    PassthroughScoring,
+    PrintLog,
+)
 from skorch.dataset import unpack_data
 from skorch.utils import is_dataset
 from torch.utils.data import BatchSampler
@@ -26,8 +31,8 @@ from .data.rows import (
 from .data.sqlite import BLOCK_ROWS
 from .devices import data_device, on_cuda, resolve_device
 from .losses import FocalLoss, weighted_loss
-from .modules import MLP
-from .prior import corrected_proba, odds_distortion
+from .modules import recipe_of, resolve_module
+from .prior import corrected_proba, member_proba, odds_distortion
 from .progress import epoch_bar, progress
 from .samplers import SAMPLERS, BatchBalancedSampler
 from .scaling import FeatureScaler
@@ -55,10 +60,16 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
 
     Parameters
     ----------
-    module : None, nn.Module class or instance, default=None
-        The network; it must return one logit per row, shape ``(n,)`` or ``(n, 1)``.
-        ``None`` uses :class:`skimb.modules.MLP`. A module class that takes
-        ``input_dim`` gets it from ``X`` at fit time.
+    module : None, "mlp", "realmlp", "tabm", nn.Module class or instance, \
+default=None
+        The network; it returns one logit per row, shape ``(n,)`` or ``(n, 1)``, or
+        one per row and ensemble member, shape ``(n, k)`` (trained on the mean of the
+        members' losses; predicting the mean of their prior-corrected
+        probabilities). ``None`` is the default network, :class:`skimb.modules.MLP`
+        (the quality benchmark's choice, see the README); the names pick
+        :class:`skimb.modules.MLP`, :class:`skimb.modules.RealMLP` or
+        :class:`skimb.modules.TabM`. A module class that takes ``input_dim`` gets
+        it from ``X`` at fit time; options via ``module__*``.
     loss : {"bce", "focal"}, default="bce"
         ``BCEWithLogitsLoss`` or :class:`skimb.losses.FocalLoss`.
     pos_weight : None, float > 0, "balanced", "sqrt" or callable, default="balanced"
@@ -136,8 +147,15 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         Dataset (scaling statistics, threshold, ``predict_proba``). ``"auto"``:
         with ``verbose``, a bar shows once such a pass has run for 2 seconds, so
         quick fits print nothing extra; ``True``: always; ``False``: never.
-    optimizer : torch optimizer class, default=torch.optim.Adam
-    lr : float, default=0.001
+    optimizer : "auto" or torch optimizer class, default="auto"
+        ``"auto"``: the network's own recipe (:class:`skimb.modules.Recipe`):
+        Adam for ``MLP`` and networks of the user's own, Adam with
+        ``betas=(0.9, 0.95)`` for ``RealMLP``, AdamW with weight decay 3e-4 and
+        gradient norm clipping at 1 for ``TabM``. ``optimizer__*`` options win over
+        the recipe's.
+    lr : "auto" or float, default="auto"
+        ``"auto"``: the recipe's learning rate (1e-3 for ``MLP`` and networks of
+        the user's own, 2e-3 for ``RealMLP`` and ``TabM``).
     dataset : Dataset class, default=skimb.data.ArrayDataset
         In-memory arrays are held as tensors and fetched a batch at a time, as index
         arrays (no per-row Python). ``dataset__device="auto"`` (the default) keeps
@@ -218,8 +236,8 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         prior_correction=True,
         scaling="standard",
         progress="auto",
-        optimizer=torch.optim.Adam,
-        lr=0.001,
+        optimizer="auto",
+        lr="auto",
         dataset=ArrayDataset,
         **kwargs,
     ):
@@ -288,6 +306,9 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         if self._selects_epoch():
             options = self.get_params_for("early_stopping")
             callbacks.append(("early_stopping", BestEpoch(**options)))
+        clip = recipe_of(resolve_module(self.module)).gradient_clip
+        if clip is not None and self.optimizer == "auto":
+            callbacks.append(("gradient_clipping", GradientNormClipping(clip)))
         bar = epoch_bar(self)
         if bar is not None:
             callbacks.append(("progress_bar", bar))
@@ -440,7 +461,7 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
     # -- skorch hooks --------------------------------------------------------------
     def initialize_module(self):
         kwargs = self.get_params_for("module")
-        module = MLP if self.module is None else self.module
+        module = resolve_module(self.module)
         if (
             isinstance(module, type)
             and "input_dim" not in kwargs
@@ -453,6 +474,26 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
                 )
             kwargs["input_dim"] = self.n_features_in_
         self.module_ = self.initialized_instance(module, kwargs)
+        return self
+
+    def initialize_optimizer(self, triggered_directly=None):
+        # optimizer="auto" / lr="auto": the network's recipe fills in what the
+        # user left open; explicit optimizer__* options still win.
+        if self.optimizer != "auto" and self.lr != "auto":
+            return super().initialize_optimizer()
+        recipe = recipe_of(self.module_)
+        args, kwargs = self.get_params_for_optimizer(
+            "optimizer", self.get_all_learnable_params()
+        )
+        groups = args[0] if args and isinstance(args[0], list) else []
+        for options in [kwargs, *(g for g in groups if isinstance(g, dict))]:
+            if options.get("lr") == "auto":
+                options["lr"] = recipe.lr
+        optimizer = self.optimizer
+        if optimizer == "auto":
+            optimizer = recipe.optimizer
+            kwargs = {**recipe.optimizer_options, **kwargs}
+        self.optimizer_ = optimizer(*args, **kwargs)
         return self
 
     def initialize_criterion(self):
@@ -544,21 +585,29 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
             if scaler is not None:
                 x = scaler.transform(x)
         dtype = _AUTOCAST_DTYPES.get(self.precision)
+        # NeuralNet's infer, not NeuralNetBinaryClassifier's: that one refuses the
+        # (n, k) logits of an ensemble's members.
         if dtype is None:
-            return super().infer(x, **fit_params)
+            return _member_logits(NeuralNet.infer(self, x, **fit_params))
         with torch.autocast(torch.device(self.device).type, dtype=dtype):
-            y_infer = super().infer(x, **fit_params)
+            y_infer = _member_logits(NeuralNet.infer(self, x, **fit_params))
         # Half-precision logits go on as float32: the loss and NumPy need it.
-        return y_infer.float() if isinstance(y_infer, torch.Tensor) else y_infer
+        return y_infer.float()
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         if isinstance(y_true, torch.Tensor):
             y_true = y_true.to(self.device, non_blocking=True)
         # Under autocast the logits may be half precision: the loss is float32.
         y_pred = y_pred.float()
+        weights = None
         if isinstance(y_true, torch.Tensor) and y_true.ndim == 2:
-            # (target, sample weight) pairs: weight each row's loss
-            return weighted_loss(self.criterion_, y_pred, y_true[:, 0], y_true[:, 1])
+            # (target, sample weight) pairs
+            y_true, weights = y_true[:, 0], y_true[:, 1]
+        if y_pred.ndim == 2:  # an ensemble: every member learns every row
+            y_true = _per_member(y_true, y_pred)
+            weights = None if weights is None else _per_member(weights, y_pred)
+        if weights is not None:
+            return weighted_loss(self.criterion_, y_pred, y_true, weights)
         return super().get_loss(y_pred, y_true, X=X, training=training)
 
     def train_step_single(self, batch, **fit_params):
@@ -655,11 +704,15 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
             return super().predict_proba(X)
 
     def _get_predict_nonlinearity(self):
-        nonlinearity = super()._get_predict_nonlinearity()
+        if self.predict_nonlinearity != "auto":
+            return super()._get_predict_nonlinearity()
         shift = getattr(self, "logit_shift_", 0.0)
-        if not shift:
-            return nonlinearity
-        return lambda logits: nonlinearity(logits - shift)
+
+        def two_columns(logits):
+            proba = member_proba(logits, shift)
+            return torch.stack((1 - proba, proba), dim=1)
+
+        return two_columns
 
     def predict(self, X):
         """Labels from ``classes_``: positive where its probability > ``threshold_``."""
@@ -788,6 +841,25 @@ class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
         if isinstance(schedule, type):
             return schedule(**kwargs)
         return schedule.set_params(**kwargs) if kwargs else schedule
+
+
+def _member_logits(y_infer):
+    """The module's logits as (n,), or (n, k) for the k members of an ensemble."""
+    if isinstance(y_infer, tuple):
+        y_infer = y_infer[0]
+    if y_infer.ndim == 2 and y_infer.shape[1] == 1:
+        return y_infer.reshape(-1)
+    if y_infer.ndim not in (1, 2):
+        raise ValueError(
+            "the module must return logits of shape (n,), (n, 1) or (n, k) for k "
+            f"ensemble members, got shape {tuple(y_infer.shape)}"
+        )
+    return y_infer
+
+
+def _per_member(values, member_logits):
+    """Row values (n,) repeated for each ensemble member, as (n, k)."""
+    return values.reshape(-1, 1).expand_as(member_logits)
 
 
 def _accepts(cls, name):

@@ -25,6 +25,7 @@ Probabilities: A Simple Procedure", Neural Computation 14(1), 2002.
 import math
 
 import numpy as np
+import torch
 
 
 def odds_distortion(
@@ -69,10 +70,24 @@ def odds_distortion(
 def corrected_proba(logits, shift):
     """Positive-class probabilities ``sigmoid(logits - shift)``, in float64.
 
+    ``logits`` of shape (n, k) are an ensemble's members: each member's logit is
+    corrected, then the members' probabilities are averaged. (Correcting the logit
+    of the averaged probability instead would give another, wrong answer: the mean
+    of sigmoids is not the sigmoid of a mean.)
+
     Examples
     --------
     >>> corrected_proba(np.array([0.0, np.log(9.0)]), np.log(9.0)).round(3).tolist()
     [0.1, 0.5]
+    >>> corrected_proba(np.array([[0.0, np.log(9.0)]]), np.log(9.0)).round(3).tolist()
+    [0.3]
     """
     z = np.asarray(logits, dtype=np.float64) - shift
-    return 0.5 * (1.0 + np.tanh(0.5 * z))  # sigmoid without overflow
+    proba = 0.5 * (1.0 + np.tanh(0.5 * z))  # sigmoid without overflow
+    return proba.mean(axis=1) if proba.ndim == 2 else proba
+
+
+def member_proba(logits, shift):
+    """:func:`corrected_proba` on a torch tensor, in its dtype and on its device."""
+    proba = torch.sigmoid(logits - shift)
+    return proba.mean(dim=1) if proba.ndim == 2 else proba

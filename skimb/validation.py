@@ -37,7 +37,7 @@ class ValidationScores(Callback):
     def on_batch_end(self, net, batch=None, training=False, y_pred=None, **kwargs):
         if training or y_pred is None:
             return
-        logits = _numpy(y_pred).reshape(-1)  # one logit a row: (n,) or (n, 1)
+        logits = _numpy(y_pred)  # (n,), or (n, k) for the members of an ensemble
         self.logits_.append(logits)
         # targets are (n,), or (n, 2) with the rows' sample weights in column 1
         self.targets_.append(_numpy(batch[1]).reshape(len(logits), -1))

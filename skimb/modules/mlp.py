@@ -1,6 +1,8 @@
-"""The default network: a small multi-layer perceptron that outputs one logit."""
+"""skimb's small multi-layer perceptron that outputs one logit."""
 
 from torch import nn
+
+from .recipe import Recipe
 
 
 class MLP(nn.Module):
@@ -25,6 +27,8 @@ class MLP(nn.Module):
     >>> MLP(input_dim=5, hidden_units=(8,))(torch.zeros(3, 5)).shape
     torch.Size([3])
     """
+
+    recipe = Recipe()  # Adam, learning rate 1e-3
 
     def __init__(self, input_dim, hidden_units=(64, 32), dropout=0.0):
         super().__init__()

@@ -1,0 +1,186 @@
+"""The named networks (skimb.modules) and how the classifier trains and predicts
+with them: recipes, ensembles, prior correction of an ensemble."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.model_selection import GridSearchCV
+from skorch.callbacks import GradientNormClipping
+
+from skimb import ImbalancedNetClassifier
+from skimb.modules import MLP, RealMLP, TabM, recipe_of, resolve_module
+from skimb.prior import corrected_proba
+from tests.conftest import quiet
+
+SMALL = {
+    "mlp": {},
+    "realmlp": {"module__hidden_units": (32, 32), "module__d_embedding": 4},
+    "tabm": {"module__k": 4, "module__d_block": 32},
+}
+
+
+def _separable(n=400, d=6, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] > 1.6).astype(int)  # about 13% positives
+    return X, y
+
+
+@pytest.mark.parametrize(
+    "name, cls", [("mlp", MLP), ("realmlp", RealMLP), ("tabm", TabM)]
+)
+def test_names_pick_the_module_and_infer_the_input_size(name, cls):
+    X, y = _separable(d=7)
+    clf = quiet(module=name, max_epochs=1, **SMALL[name]).fit(X, y)
+    assert type(clf.module_) is cls
+    with torch.no_grad():
+        out = clf.module_(torch.zeros(3, 7))
+    assert out.shape == ((3, 4) if name == "tabm" else (3,))
+    assert clf.predict_proba(X).shape == (len(X), 2)
+
+
+def test_unknown_module_name_is_named():
+    X, y = _separable()
+    with pytest.raises(ValueError, match=r"module='resnet' is not one of None, "):
+        quiet(module="resnet").fit(X, y)
+
+
+@pytest.mark.parametrize("name", ["mlp", "realmlp", "tabm"])
+def test_each_module_learns_a_separable_problem(name):
+    X, y = _separable(600)
+    X_test, y_test = _separable(600, seed=1)
+    clf = quiet(module=name, max_epochs=40, lr="auto", **SMALL[name]).fit(X, y)
+    from sklearn.metrics import average_precision_score
+
+    assert average_precision_score(y_test, clf.predict_proba(X_test)[:, 1]) > 0.9
+
+
+@pytest.mark.parametrize("name", ["realmlp", "tabm"])
+def test_random_state_reproduces_and_pickle_round_trips(name):
+    X, y = _separable()
+    first = quiet(module=name, **SMALL[name]).fit(X, y)
+    second = quiet(module=name, **SMALL[name]).fit(X, y)
+    np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
+    loaded = pickle.loads(pickle.dumps(first))
+    np.testing.assert_array_equal(loaded.predict_proba(X), first.predict_proba(X))
+
+
+def test_grid_search_over_module_and_a_module_option():
+    X, y = _separable()
+    grid = GridSearchCV(
+        quiet(),
+        {"module": ["mlp", "realmlp"], "module__dropout": [0.0, 0.2]},
+        cv=2,
+        scoring="average_precision",
+        error_score="raise",
+    ).fit(X, y)
+    assert len(grid.cv_results_["params"]) == 4
+    assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
+    assert grid.best_estimator_.module in ("mlp", "realmlp")
+
+
+def test_recipe_is_used_when_optimizer_and_lr_are_auto():
+    X, y = _separable()
+    clf = quiet(module="tabm", lr="auto", **SMALL["tabm"]).fit(X, y)
+    assert type(clf.optimizer_) is torch.optim.AdamW
+    group = clf.optimizer_.param_groups[0]
+    assert group["lr"] == 2e-3 and group["weight_decay"] == 3e-4
+    clip = dict(clf.callbacks_)["gradient_clipping"]
+    assert isinstance(clip, GradientNormClipping) and clip.gradient_clip_value == 1.0
+    assert clf.optimizer_.param_groups[0]["lr"] == recipe_of(TabM).lr
+
+
+def test_user_settings_win_over_the_recipe():
+    X, y = _separable()
+    own = quiet(
+        module="tabm", lr=0.01, optimizer__weight_decay=0.5, **SMALL["tabm"]
+    ).fit(X, y)
+    group = own.optimizer_.param_groups[0]
+    assert type(own.optimizer_) is torch.optim.AdamW  # optimizer still "auto"
+    assert group["lr"] == 0.01 and group["weight_decay"] == 0.5
+    sgd = quiet(module="tabm", optimizer=torch.optim.SGD, **SMALL["tabm"]).fit(X, y)
+    assert type(sgd.optimizer_) is torch.optim.SGD
+    assert "gradient_clipping" not in dict(sgd.callbacks_)  # recipe not applied
+    realmlp = quiet(module="realmlp", lr="auto", **SMALL["realmlp"]).fit(X, y)
+    assert realmlp.optimizer_.param_groups[0]["betas"] == (0.9, 0.95)
+    default = quiet(lr="auto").fit(X, y)
+    assert type(default.optimizer_) is torch.optim.Adam
+    assert default.optimizer_.param_groups[0]["lr"] == 1e-3
+
+
+def test_bad_lr_and_optimizer_are_named():
+    X, y = _separable()
+    with pytest.raises(ValueError, match=r"lr must be 'auto' or a float > 0, got -1"):
+        quiet(lr=-1).fit(X, y)
+    with pytest.raises(ValueError, match=r"optimizer must be 'auto' or a torch"):
+        quiet(optimizer="adam").fit(X, y)
+
+
+class Members(torch.nn.Module):
+    """Two fixed 'members': logits a*x and b*x of the first feature."""
+
+    def __init__(self, input_dim=1, a=2.0, b=-1.0):
+        super().__init__()
+        self.a = torch.nn.Parameter(torch.tensor(a))
+        self.b = torch.nn.Parameter(torch.tensor(b))
+
+    def forward(self, X):
+        return torch.stack([self.a * X[:, 0], self.b * X[:, 0]], dim=1)
+
+
+def test_ensemble_loss_is_the_mean_of_the_members_weighted_losses():
+    clf = quiet(
+        module=Members,
+        pos_weight=3.0,
+        max_epochs=1,
+        scaling=None,
+        train_split=None,
+        device="cpu",
+    )
+    X = np.array([[0.5], [-1.0], [2.0], [0.1]], np.float32)
+    y = np.array([1, 0, 1, 0])
+    clf.fit(X, y)
+    logits = clf.infer(torch.as_tensor(X))
+    loss = clf.get_loss(logits, torch.tensor(y, dtype=torch.float32))
+    z = logits.detach().double().numpy()
+    t = y[:, None].astype(float)
+    w = clf.pos_weight_
+    p = 1 / (1 + np.exp(-z))
+    bce = -(w * t * np.log(p) + (1 - t) * np.log(1 - p))
+    assert w == 3.0 and z.shape == (4, 2)
+    assert float(loss) == pytest.approx(bce.mean(), rel=1e-6)
+
+
+def test_ensemble_prior_correction_against_a_hand_computation():
+    X = np.linspace(-2, 2, 50, dtype=np.float32).reshape(-1, 1)
+    y = (X[:, 0] > 1.2).astype(int)
+    clf = quiet(
+        module=Members, module__a=2.0, module__b=-1.0, lr=1e-12, max_epochs=1,
+        scaling=None, train_split=None, threshold=0.5,
+    ).fit(X, y)  # fmt: skip
+    shift = clf.logit_shift_
+    n_pos = y.sum()
+    assert shift == pytest.approx(np.log((len(y) - n_pos) / n_pos))
+    a, b = clf.module_.a.item(), clf.module_.b.item()
+    x = X[:, 0].astype(np.float64)
+
+    def sigmoid(v):
+        return 1 / (1 + np.exp(-v))
+
+    expected = (sigmoid(a * x - shift) + sigmoid(b * x - shift)) / 2
+    np.testing.assert_allclose(clf.predict_proba(X)[:, 1], expected, rtol=1e-5)
+    # averaging first and correcting the mean's logit is another (wrong) answer
+    mean = (sigmoid(a * x) + sigmoid(b * x)) / 2
+    wrong = sigmoid(np.log(mean / (1 - mean)) - shift)
+    assert np.abs(wrong - expected).max() > 0.05
+    z = np.stack([a * x, b * x], 1)
+    np.testing.assert_allclose(corrected_proba(z, shift), expected, rtol=1e-12)
+
+
+def test_resolve_module_passes_the_users_own_through():
+    assert resolve_module(None) is MLP
+    own = torch.nn.Linear(3, 1)
+    assert resolve_module(own) is own
+    assert isinstance(ImbalancedNetClassifier().get_params()["lr"], str)
