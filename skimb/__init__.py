@@ -1,9 +1,10 @@
 """skimb: a scikit-learn-compatible PyTorch classifier for imbalanced binary data."""
 
+from .accelerated import AcceleratedImbalancedNetClassifier
 from .classifier import ImbalancedNetClassifier
 from .data import SQLiteDataset, write_sqlite
 from .losses import FocalLoss
-from .modules import MLP
+from .modules import MLP, RealMLP, TabM
 from .plotting import HistoryDisplay
 from .samplers import (
     BatchBalancedSampler,
@@ -18,6 +19,7 @@ from .weights import effective_number
 __version__ = "0.1.0"
 
 __all__ = [
+    "AcceleratedImbalancedNetClassifier",
     "BatchBalancedSampler",
     "BlockShuffleSampler",
     "DeferredReweighting",

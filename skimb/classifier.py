@@ -36,6 +36,7 @@ from .prior import corrected_proba, member_proba, odds_distortion
 from .progress import epoch_bar, progress
 from .samplers import SAMPLERS, BatchBalancedSampler
 from .scaling import FeatureScaler
+from .threads import cooperative_threads
 from .schedules import SCHEDULES
 from .selection import BestEpoch
 from .thresholds import tuned_threshold
@@ -544,7 +545,7 @@ default=None
         prefix = "iterator_train" if training else "iterator_valid"
         kwargs = self.get_params_for(prefix)
         kwargs.setdefault("collate_fn", collate)
-        if torch.device(self.device).type == "cuda" and not on_cuda(dataset):
+        if self._device_type() == "cuda" and not on_cuda(dataset):
             kwargs.setdefault("pin_memory", True)
         iterator = self.iterator_train if training else self.iterator_valid
         sampler = getattr(self, "sampler_", None) if training else None
@@ -560,6 +561,8 @@ default=None
         shuffle = kwargs.pop("shuffle", training)  # skorch leaves training unshuffled
         drop_last = kwargs.pop("drop_last", False)
         batches = batch_sampler_for(dataset, sampler, shuffle, batch_size, drop_last)
+        if batches is not None and training:
+            batches = self._training_batches(batches)
         if batches is not None:
             return iterator(dataset, batch_sampler=batches, **kwargs)
         if sampler is not None:
@@ -580,7 +583,8 @@ default=None
 
     def infer(self, x, **fit_params):
         if isinstance(x, torch.Tensor):
-            x = x.to(self.device, non_blocking=True)
+            if self.device is not None:  # None: placement is left to the caller
+                x = x.to(self.device, non_blocking=True)
             scaler = getattr(self, "scaler_", None)
             if scaler is not None:
                 x = scaler.transform(x)
@@ -589,14 +593,15 @@ default=None
         # (n, k) logits of an ensemble's members.
         if dtype is None:
             return _member_logits(NeuralNet.infer(self, x, **fit_params))
-        with torch.autocast(torch.device(self.device).type, dtype=dtype):
+        with torch.autocast(self._device_type(), dtype=dtype):
             y_infer = _member_logits(NeuralNet.infer(self, x, **fit_params))
         # Half-precision logits go on as float32: the loss and NumPy need it.
         return y_infer.float()
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         if isinstance(y_true, torch.Tensor):
-            y_true = y_true.to(self.device, non_blocking=True)
+            if self.device is not None:
+                y_true = y_true.to(self.device, non_blocking=True)
         # Under autocast the logits may be half precision: the loss is float32.
         y_pred = y_pred.float()
         weights = None
@@ -700,7 +705,7 @@ default=None
         check_is_fitted(self)
         if not is_dataset(X):
             X = validate_data(self, X, dtype=np.float32, reset=False)
-        with self._device_context():
+        with cooperative_threads(), self._device_context():
             return super().predict_proba(X)
 
     def _get_predict_nonlinearity(self):
@@ -745,13 +750,21 @@ default=None
         finally:
             self.__dict__["device"] = requested
 
+    def _device_type(self):
+        """ "cpu" or "cuda" (device=None, as under accelerate: where the batches are)."""
+        if self.device is None:
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return torch.device(resolve_device(self.device)).type
+
     @contextmanager
     def _fit_context(self, epochs_done):
-        with self._device_context():
+        # cooperative_threads: a fit in a Dask worker uses its task's share of the
+        # cores (skimb.threads); predictions inside the fit reuse the setting.
+        with cooperative_threads(), self._device_context():
             if self.random_state is None:
                 seeded = nullcontext()
             else:
-                device = torch.device(self.device)
+                device = torch.device(self.device or self._device_type())
                 cuda = [device.index or 0] if device.type == "cuda" else []
                 seeded = torch.random.fork_rng(devices=cuda)
             with seeded:
@@ -762,7 +775,7 @@ default=None
                 yield
 
     def _grad_scaler(self):
-        if self.precision != "fp16" or torch.device(self.device).type != "cuda":
+        if self.precision != "fp16" or self._device_type() != "cuda":
             return None
         if getattr(self, "grad_scaler_", None) is None:
             self.grad_scaler_ = torch.amp.GradScaler("cuda")
@@ -827,7 +840,17 @@ default=None
         if _accepts(cls, "seed"):
             # Drawn from torch's RNG, which random_state seeds.
             kwargs.setdefault("seed", int(torch.randint(0, 2**62, ()).item()))
-        return cls(train_labels, **kwargs)
+        return cls(train_labels, **self._sampler_sharding(cls, kwargs))
+
+    def _training_batches(self, batches):
+        """The batch sampler of the training iterator (the accelerated subclass
+        adapts it)."""
+        return batches
+
+    def _sampler_sharding(self, sampler_class, options):
+        """The sampler's options for distributed training: as given here (the
+        samplers read ``torch.distributed``); the accelerated subclass overrides."""
+        return options
 
     def _make_schedule(self):
         schedule = self.weight_schedule

@@ -21,7 +21,8 @@ def data_device(device, nbytes):
     device when it is a GPU with room to spare (the array takes at most
     ``GPU_DATA_SHARE`` of its free memory), else in CPU memory (None)."""
     device = resolve_device(device)
-    if torch.device(device).type != "cuda":
+    if device is None or torch.device(device).type != "cuda":
+        # device=None (accelerate): batches are moved by whoever places them
         return None
     free, _ = torch.cuda.mem_get_info(torch.device(device))
     return device if nbytes <= GPU_DATA_SHARE * free else None

@@ -15,6 +15,8 @@ as the network grows confident, while its ranking keeps improving for many epoch
 import copy
 import math
 
+import torch
+
 from skorch.callbacks import Callback
 
 
@@ -88,7 +90,7 @@ class BestEpoch(Callback):
         if self._improved(self.smoothed_):
             self.best_score_ = self.smoothed_
             self.best_epoch_ = len(net.history)
-            self.best_weights_ = copy.deepcopy(net.module_.state_dict())
+            self.best_weights_ = copy.deepcopy(_unwrapped(net.module_).state_dict())
             self.misses_ = 0
         else:
             self.misses_ += 1
@@ -97,7 +99,7 @@ class BestEpoch(Callback):
 
     def on_train_end(self, net, **kwargs):
         if self.best_weights_ is not None and self.best_epoch_ != len(net.history):
-            net.module_.load_state_dict(self.best_weights_)
+            _unwrapped(net.module_).load_state_dict(self.best_weights_)
         self.best_weights_ = None  # the model holds them now; free the copy
         net.best_epoch_ = self.best_epoch_
 
@@ -125,3 +127,12 @@ class BestEpoch(Callback):
                 f"got {self.patience!r}"
             )
         return self.patience
+
+
+def _unwrapped(module):
+    """The network inside a ``DistributedDataParallel`` wrapper: the weights are
+    saved from, and restored into, the same object whether or not accelerate has
+    unwrapped the net (it does so before the callbacks' ``on_train_end``)."""
+    if isinstance(module, torch.nn.parallel.DistributedDataParallel):
+        return module.module
+    return module
