@@ -4,8 +4,8 @@ skorch's :class:`skorch.hf.AccelerateMixin`."""
 from contextlib import contextmanager
 
 import torch
-from torch.utils.data import BatchSampler
 from skorch.hf import AccelerateMixin
+from torch.utils.data import BatchSampler
 
 from .classifier import ImbalancedNetClassifier, _accepts
 

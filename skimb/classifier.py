@@ -36,9 +36,9 @@ from .prior import corrected_proba, member_proba, odds_distortion
 from .progress import epoch_bar, progress
 from .samplers import SAMPLERS, BatchBalancedSampler
 from .scaling import FeatureScaler
-from .threads import cooperative_threads
 from .schedules import SCHEDULES
 from .selection import BestEpoch
+from .threads import cooperative_threads
 from .thresholds import tuned_threshold
 from .validation import ValidationScores
 from .weights import class_counts, resolve_pos_weight

@@ -16,7 +16,6 @@ import copy
 import math
 
 import torch
-
 from skorch.callbacks import Callback
 
 

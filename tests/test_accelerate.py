@@ -74,7 +74,3 @@ def test_the_class_is_a_skimb_classifier_with_accelerate_placement():
     )
     assert isinstance(clf, ImbalancedNetClassifier)
     assert clf.device is None and clone(clf).sampler == "batch_balanced"
-    with pytest.raises(ValueError, match="set device=None"):
-        AcceleratedImbalancedNetClassifier(
-            accelerator=Accelerator(cpu=True), device="cpu"
-        )
