@@ -28,6 +28,8 @@ __all__ = [
     "ImbalancedNetClassifier",
     "LinearDecay",
     "MLP",
+    "RealMLP",
+    "TabM",
     "OverSampler",
     "PlateauIncrease",
     "SQLiteDataset",

@@ -751,7 +751,7 @@ default=None
             self.__dict__["device"] = requested
 
     def _device_type(self):
-        """ "cpu" or "cuda" (device=None, as under accelerate: where the batches are)."""
+        """ "cpu" or "cuda"; with device=None (accelerate), where batches go."""
         if self.device is None:
             return "cuda" if torch.cuda.is_available() else "cpu"
         return torch.device(resolve_device(self.device)).type

@@ -44,7 +44,7 @@ def test_two_processes_train_one_model_on_disjoint_batches(tmp_path, sampler):
         rows = [(r["epoch"] == epoch) & (r["labels"] == 0) for r in ranks]
         if sampler == "none":
             rows = [r["epoch"] == epoch for r in ranks]
-        seen = [set(r["ids"][chosen]) for r, chosen in zip(ranks, rows)]
+        seen = [set(r["ids"][chosen]) for r, chosen in zip(ranks, rows, strict=True)]
         # accelerate deals whole batches out; evening the counts up may repeat
         # at most one batch: anything more would be data cut twice or not at all
         assert len(seen[0] & seen[1]) <= BATCH_SIZE
