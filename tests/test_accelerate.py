@@ -74,3 +74,23 @@ def test_the_class_is_a_skimb_classifier_with_accelerate_placement():
     )
     assert isinstance(clf, ImbalancedNetClassifier)
     assert clf.device is None and clone(clf).sampler == "batch_balanced"
+
+
+def test_a_fitted_accelerated_net_pickles():
+    import pickle
+    import warnings
+
+    from accelerate import Accelerator
+
+    from skimb import AcceleratedImbalancedNetClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3)).astype(np.float32)
+    y = (X[:, 0] > 1).astype(int)
+    clf = AcceleratedImbalancedNetClassifier(
+        accelerator=Accelerator(cpu=True), max_epochs=2, verbose=0, random_state=0
+    ).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # skorch: "device was not specified"
+        loaded = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X))

@@ -19,3 +19,14 @@ def test_quickstart_runs_and_prints_every_model():
     ):
         assert f"| {name} |" in out
     assert "threshold_=" in out
+
+
+def test_dask_search_example_runs_as_written():
+    import pytest
+
+    pytest.importorskip("distributed")
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / "dask_search.py")],
+        check=True, capture_output=True, text=True, timeout=300,
+    ).stdout  # fmt: skip
+    assert out.startswith("best: {") and "AP 0." in out
