@@ -133,6 +133,7 @@ SKIMB_VARIANTS = {
     },  # fmt: skip
     "skimb_realmlp": {"module": "realmlp"},
     "skimb_realmlp_robust": {"module": "realmlp", "scaling": "robust"},
+    "skimb_realmlp_narrow": {"module": "realmlp", "module__hidden_units": (128,) * 3},
     "skimb_tabm": {"module": "tabm"},
     "skimb_tabm_mini": {"module": "tabm", "module__k": 8, "module__d_block": 128},
     "skimb_wide": {"module__hidden_units": (256, 256)},
