@@ -87,6 +87,13 @@ class AcceleratedImbalancedNetClassifier(AccelerateMixin, ImbalancedNetClassifie
         # Only training batches are dealt out; see the class docstring.
         return self.accelerator.prepare(iterator) if training else iterator
 
+    def infer(self, x, **fit_params):
+        # Unprepared (validation, prediction) batches are still where the loader
+        # left them; the module is on the accelerator's device.
+        if isinstance(x, torch.Tensor):
+            x = x.to(self.accelerator.device, non_blocking=True)
+        return super().infer(x, **fit_params)
+
     def evaluation_step(self, batch, training=False):
         # Every process predicts all rows itself: nothing to gather.
         return ImbalancedNetClassifier.evaluation_step(self, batch, training)

@@ -600,8 +600,9 @@ default=None
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         if isinstance(y_true, torch.Tensor):
-            if self.device is not None:
-                y_true = y_true.to(self.device, non_blocking=True)
+            # device=None (accelerate): the targets go where the logits are
+            device = y_pred.device if self.device is None else self.device
+            y_true = y_true.to(device, non_blocking=True)
         # Under autocast the logits may be half precision: the loss is float32.
         y_pred = y_pred.float()
         weights = None
