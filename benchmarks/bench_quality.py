@@ -133,6 +133,8 @@ SKIMB_VARIANTS = {
     },  # fmt: skip
     "skimb_realmlp": {"module": "realmlp"},
     "skimb_realmlp_robust": {"module": "realmlp", "scaling": "robust"},
+    "skimb_members4": {"module__members": 4},
+    "skimb_members8": {"module__members": 8},
     "skimb_realmlp_narrow": {"module": "realmlp", "module__hidden_units": (128,) * 3},
     "skimb_tabm": {"module": "tabm"},
     "skimb_tabm_mini": {"module": "tabm", "module__k": 8, "module__d_block": 128},

@@ -184,3 +184,35 @@ def test_resolve_module_passes_the_users_own_through():
     own = torch.nn.Linear(3, 1)
     assert resolve_module(own) is own
     assert isinstance(ImbalancedNetClassifier().get_params()["lr"], str)
+
+
+def test_mlp_members_are_independent_networks():
+    torch.manual_seed(0)
+    mlp = MLP(input_dim=4, hidden_units=(8, 6), members=3)
+    X = torch.randn(10, 4)
+    out = mlp(X)
+    assert out.shape == (10, 3)
+    # member 1 computed by hand from its own slice of every layer
+    h = X
+    layers = [m for m in mlp.net if hasattr(m, "weight")]
+    for i, layer in enumerate(layers):
+        h = h @ layer.weight[1] + layer.bias[1]
+        if i < len(layers) - 1:
+            h = torch.relu(h)
+    torch.testing.assert_close(out[:, 1], h.squeeze(-1))
+    with torch.no_grad():  # changing member 2 leaves the others alone
+        for layer in layers:
+            layer.weight[2].zero_()
+    torch.testing.assert_close(mlp(X)[:, :2], out[:, :2])
+    with pytest.raises(ValueError, match="members must be an int >= 1, got 0"):
+        MLP(input_dim=4, members=0)
+
+
+def test_mlp_members_fit_through_the_classifier():
+    X, y = _separable(600)
+    clf = quiet(module__members=4, max_epochs=30).fit(X, y)
+    assert clf.module_(torch.zeros(2, X.shape[1])).shape == (2, 4)
+    proba = clf.predict_proba(X)[:, 1]
+    from sklearn.metrics import average_precision_score
+
+    assert average_precision_score(y, proba) > 0.9
