@@ -753,9 +753,8 @@ default=None
 
     def _device_type(self):
         """ "cpu" or "cuda"; with device=None (accelerate), where batches go."""
-        if self.device is None:
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        return torch.device(resolve_device(self.device)).type
+        device = "auto" if self.device is None else self.device
+        return torch.device(resolve_device(device)).type
 
     @contextmanager
     def _fit_context(self, epochs_done):

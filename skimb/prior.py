@@ -82,12 +82,12 @@ def corrected_proba(logits, shift):
     >>> corrected_proba(np.array([[0.0, np.log(9.0)]]), np.log(9.0)).round(3).tolist()
     [0.3]
     """
-    z = np.asarray(logits, dtype=np.float64) - shift
-    proba = 0.5 * (1.0 + np.tanh(0.5 * z))  # sigmoid without overflow
-    return proba.mean(axis=1) if proba.ndim == 2 else proba
+    logits = torch.as_tensor(np.asarray(logits, dtype=np.float64))
+    return member_proba(logits, shift).numpy()
 
 
 def member_proba(logits, shift):
-    """:func:`corrected_proba` on a torch tensor, in its dtype and on its device."""
+    """:func:`corrected_proba` on a torch tensor, in its dtype and on its device
+    (``torch.sigmoid`` does not overflow)."""
     proba = torch.sigmoid(logits - shift)
     return proba.mean(dim=1) if proba.ndim == 2 else proba

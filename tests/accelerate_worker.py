@@ -7,24 +7,9 @@ import sys
 
 import numpy as np
 from accelerate import Accelerator
-from skorch.callbacks import Callback
 
 from skimb import AcceleratedImbalancedNetClassifier
-
-
-class SeenBatches(Callback):
-    """The row ids (feature 0, before scaling) and labels of each training batch."""
-
-    def initialize(self):
-        self.batches_ = []
-        return self
-
-    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
-        if training:
-            X, y = batch
-            self.batches_.append(
-                (len(net.history), X[:, 0].cpu().numpy(), y.cpu().numpy())
-            )
+from tests.conftest import RecordBatches
 
 
 def main(out, sampler):
@@ -33,7 +18,7 @@ def main(out, sampler):
     X = rng.normal(size=(600, 4)).astype(np.float32)
     X[:, 0] = np.arange(len(X))  # row ids ride along as a feature
     y = (X[:, 1] + 0.3 * rng.normal(size=len(X)) > 1.4).astype(int)  # ~9% positive
-    seen = SeenBatches()
+    seen = RecordBatches()
     clf = AcceleratedImbalancedNetClassifier(
         accelerator=accelerator,
         sampler=None if sampler == "none" else sampler,
@@ -42,16 +27,15 @@ def main(out, sampler):
         verbose=0,
         callbacks=[("seen", seen)],
     ).fit(X, y)
-    epochs = np.concatenate([np.full(len(ids), e) for e, ids, _ in seen.batches_])
-    batch = np.concatenate([np.full(len(ids), i) for i, (_, ids, _) in
-                            enumerate(seen.batches_)])  # fmt: skip
+    # row ids are feature 0, recorded before scaling
+    ids = [X_batch[:, 0].astype(int) for X_batch, _ in seen.batches_]
     sampler_ = clf.sampler_
     np.savez(
         f"{out}/rank{accelerator.process_index}.npz",
-        epoch=epochs,
-        batch=batch,
-        ids=np.concatenate([ids for _, ids, _ in seen.batches_]).astype(int),
-        labels=np.concatenate([lab for _, _, lab in seen.batches_]),
+        epoch=np.repeat(seen.epochs_, [len(i) for i in ids]),
+        batch=np.repeat(np.arange(len(ids)), [len(i) for i in ids]),
+        ids=np.concatenate(ids),
+        labels=np.concatenate([y_batch for _, y_batch in seen.batches_]),
         num_processes=accelerator.num_processes,
         sampler_replicas=getattr(sampler_, "num_replicas", -1),
         threshold=clf.threshold_,

@@ -43,12 +43,14 @@ def quiet(**params):
 
 
 class RecordBatches(Callback):
-    """Records (X, y) of every training batch the net actually sees, as NumPy."""
+    """Records (X, y) of every training batch the net actually sees, as NumPy, and
+    the epoch (1-based) each came in."""
 
     def initialize(self):
-        self.batches_ = []
+        self.batches_, self.epochs_ = [], []
         return self
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
         if training:
-            self.batches_.append(tuple(t.numpy().copy() for t in batch))
+            self.batches_.append(tuple(t.cpu().numpy().copy() for t in batch))
+            self.epochs_.append(len(net.history))

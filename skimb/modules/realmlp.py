@@ -14,8 +14,8 @@ def periodic_embeddings(input_dim, d_embedding, n_frequencies, frequency_scale):
         from rtdl_num_embeddings import PeriodicEmbeddings
     except ImportError:  # pragma: no cover - depends on the environment
         raise ImportError(
-            "module='realmlp' needs the rtdl_num_embeddings package: "
-            "pip install 'skimb[networks]'"
+            "periodic embeddings (module='realmlp', or 'tabm' with embeddings) "
+            "need the rtdl_num_embeddings package: pip install 'skimb[networks]'"
         ) from None
     return PeriodicEmbeddings(
         input_dim,
