@@ -26,6 +26,7 @@ from .data.rows import (
     in_storage_order,
     reads_in_blocks,
     sorted_subset,
+    storage_positions,
     subset_labels,
 )
 from .data.sqlite import BLOCK_ROWS
@@ -520,7 +521,9 @@ default=None
             sorted_subset, (dataset_train, dataset_valid)
         )
         train_labels = subset_labels(dataset_train, y)
-        self.sampler_ = self._make_sampler(train_labels, reads_in_blocks(dataset_train))
+        self.sampler_ = self._make_sampler(
+            train_labels, reads_in_blocks(dataset_train), dataset_train
+        )
         presented = _presented_labels(self.sampler_, train_labels)
         self._class_counts = (class_counts(presented), class_counts(train_labels))
         self.pos_weight_ = resolve_pos_weight(self.pos_weight, presented)
@@ -815,7 +818,7 @@ default=None
             batches, n_rows=len(dataset_train), generator=generator
         )
 
-    def _make_sampler(self, train_labels, reads_in_blocks=False):
+    def _make_sampler(self, train_labels, reads_in_blocks=False, dataset_train=None):
         kwargs = self.get_params_for("sampler")
         sampler = self.sampler
         if self.get_params_for("iterator_train").get("shuffle") is False:
@@ -834,6 +837,10 @@ default=None
         cls = SAMPLERS[sampler] if isinstance(sampler, str) else sampler
         if reads_in_blocks and cls is BatchBalancedSampler:
             kwargs.setdefault("block_size", BLOCK_ROWS)  # its block-aware variant
+        if dataset_train is not None and _accepts(cls, "storage_positions"):
+            # Blocks of the stored rows, not of the split's: on disk each is then
+            # read once per epoch (and arrays are cut the same way).
+            kwargs.setdefault("storage_positions", storage_positions(dataset_train))
         if issubclass(cls, BatchSampler) and _accepts(cls, "batch_size"):
             batch_size = self.get_params_for("iterator_train").get("batch_size")
             kwargs.setdefault("batch_size", batch_size or self._batch_size(True))

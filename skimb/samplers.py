@@ -104,6 +104,9 @@ class BatchBalancedSampler(_LabelSampler, BatchSampler):
         near-sequentially; positives, few, are drawn as before.
     window : int, default=32
         Blocks mixed together, with ``block_size``.
+    storage_positions : array-like of int or None, default=None
+        With ``block_size``: where each row sits in storage, as in
+        :class:`BlockShuffleSampler`.
     seed : int or None, default=None
         Seed of the plan; ``None`` draws one from torch's global RNG.
     num_replicas, rank : int or None, default=None
@@ -128,6 +131,7 @@ class BatchBalancedSampler(_LabelSampler, BatchSampler):
         pos_fraction=None,
         block_size=None,
         window=32,
+        storage_positions=None,
         seed=None,
         num_replicas=None,
         rank=None,
@@ -153,6 +157,7 @@ class BatchBalancedSampler(_LabelSampler, BatchSampler):
         self.pos_per_batch = int(pos_per_batch)
         self.block_size = None if block_size is None else int(block_size)
         self.window = int(window)
+        self.storage_positions = _storage_positions(storage_positions, self.n_rows)
         self.drop_last = False
         negs_per_batch = self.batch_size - self.pos_per_batch
         self.n_batches = -(-self.neg_indices.size // negs_per_batch)
@@ -179,7 +184,11 @@ class BatchBalancedSampler(_LabelSampler, BatchSampler):
             negatives = rng.permutation(self.neg_indices)
         else:
             negatives = _block_shuffled(
-                self.neg_indices, self.block_size, self.window, rng
+                self.neg_indices,
+                self.block_size,
+                self.window,
+                rng,
+                self.storage_positions,
             )
         n_drawn = self.n_batches * self.pos_per_batch
         positives = self._positive_stream(epoch * n_drawn, n_drawn)
@@ -386,6 +395,12 @@ class BlockShuffleSampler(_IndexSampler):
     window : int, default=32
         Blocks whose rows are shuffled together. Larger mixes better and needs a
         larger block cache (``window * block_size`` rows) to keep reads sequential.
+    storage_positions : array-like of int or None, default=None
+        Where each row sits in storage (its row number in the file's order), when
+        the rows drawn from are a subset of the stored ones, e.g. the training split
+        of a table: blocks are then cut over these positions, so that a block of
+        the sampler is a block of the file (the classifier passes them for a
+        :class:`~skimb.data.SQLiteDataset`). ``None``: row ``i`` is stored at ``i``.
     seed, num_replicas, rank
         As in :class:`BatchBalancedSampler`. Replicas take every
         ``num_replicas``-th row of the plan, so they read the same blocks.
@@ -406,6 +421,7 @@ class BlockShuffleSampler(_IndexSampler):
         labels,
         block_size=256,
         window=32,
+        storage_positions=None,
         seed=None,
         num_replicas=None,
         rank=None,
@@ -415,6 +431,7 @@ class BlockShuffleSampler(_IndexSampler):
         super().__init__(labels, seed=seed, num_replicas=num_replicas, rank=rank)
         self.block_size = int(block_size)
         self.window = int(window)
+        self.storage_positions = _storage_positions(storage_positions, self.n_rows)
         # Ties: the positives count as the minority (sorted is stable).
         self.minority_indices, self.majority_indices = sorted(
             (self.pos_indices, self.neg_indices), key=len
@@ -428,7 +445,13 @@ class BlockShuffleSampler(_IndexSampler):
 
     def _epoch_plan(self, epoch):
         rng = self._rng(0, epoch)
-        rows = _block_shuffled(self.majority_indices, self.block_size, self.window, rng)
+        rows = _block_shuffled(
+            self.majority_indices,
+            self.block_size,
+            self.window,
+            rng,
+            self.storage_positions,
+        )
         minority = rng.permutation(self.minority_indices)
         places = np.sort(rng.integers(0, rows.size + 1, minority.size))
         return np.insert(rows, places, minority)
@@ -443,16 +466,22 @@ SAMPLERS = {
 }
 
 
-def _block_shuffled(rows, block_size, window, rng):
-    """``rows`` (ascending positions) in a block-shuffled order.
+def _block_shuffled(rows, block_size, window, rng, storage_positions=None):
+    """``rows`` (ascending) in a block-shuffled order.
 
-    Block ``b`` holds the rows whose position is in ``[b * block_size, (b + 1) *
-    block_size)``. The non-empty blocks are shuffled; then the rows of each run of
-    ``window`` blocks are shuffled together.
+    Block ``b`` holds the rows whose storage position (``storage_positions[row]``,
+    or the row itself) is in ``[b * block_size, (b + 1) * block_size)``. The
+    non-empty blocks are shuffled; then the rows of each run of ``window`` blocks
+    are shuffled together.
     """
-    blocks, starts, counts = np.unique(
-        rows // block_size, return_index=True, return_counts=True
-    )
+    if storage_positions is None:
+        keys = rows // block_size
+    else:
+        keys = storage_positions[rows] // block_size
+        if np.any(keys[1:] < keys[:-1]):  # rows not stored in their own order
+            order = np.argsort(keys, kind="stable")
+            rows, keys = rows[order], keys[order]
+    blocks, starts, counts = np.unique(keys, return_index=True, return_counts=True)
     order = rng.permutation(blocks.size)
     lengths, firsts = counts[order], starts[order]
     # Row indices block after block, in the shuffled block order.
@@ -464,6 +493,23 @@ def _block_shuffled(rows, block_size, window, rng):
     for start, end in zip(bounds[:-1], bounds[1:], strict=True):
         rng.shuffle(shuffled[start:end])
     return shuffled
+
+
+def _storage_positions(positions, n_rows):
+    """``storage_positions`` checked: one non-negative int per row, or None."""
+    if positions is None:
+        return None
+    positions = np.asarray(positions)
+    if positions.shape != (n_rows,) or (
+        positions.size and not np.issubdtype(positions.dtype, np.integer)
+    ):
+        raise ValueError(
+            f"storage_positions must be {n_rows} ints (one per row), got an array "
+            f"of shape {positions.shape} and dtype {positions.dtype}"
+        )
+    if positions.size and positions.min() < 0:
+        raise ValueError(f"storage_positions must be >= 0, got {int(positions.min())}")
+    return positions.astype(np.int64, copy=False)
 
 
 def _shard(plan, num_replicas, rank):

@@ -260,18 +260,68 @@ def test_block_cache_is_left_alone_by_random_reads_of_a_large_table(db):
     assert not np.any(ds._cache.slot_of >= 0)
 
 
-def test_block_cache_reads_blocks_whole_for_shuffled_batches_only(db):
+def test_block_cache_reads_dense_blocks_whole_in_any_order(db):
     path, X, y = db
     ds = SQLiteDataset(path)
-    in_order = np.arange(0, 2 * BLOCK_ROWS, 2)  # dense, but a pass in row order
-    np.testing.assert_array_equal(ds.__getitems__(in_order)[0].numpy(), X[in_order])
+    sparse = np.arange(0, 4 * BLOCK_ROWS, 64)  # 4 rows per block: read by key
+    np.testing.assert_array_equal(ds.__getitems__(sparse)[0].numpy(), X[sparse])
     assert not np.any(ds._cache.slot_of >= 0)
-    window = np.random.default_rng(2).permutation(2 * BLOCK_ROWS)  # blocks 0 and 1
-    first = window[:100]
-    np.testing.assert_array_equal(ds.__getitems__(first)[0].numpy(), X[first])
+    in_order = np.arange(0, 2 * BLOCK_ROWS, 2)  # a pass in row order over a split
+    np.testing.assert_array_equal(ds.__getitems__(in_order)[0].numpy(), X[in_order])
     np.testing.assert_array_equal(np.flatnonzero(ds._cache.slot_of >= 0), [0, 1])
-    rest = window[100:]
-    np.testing.assert_array_equal(ds.__getitems__(rest.tolist())[0].numpy(), X[rest])
+    rows_of_blocks_2_3 = np.arange(2 * BLOCK_ROWS, 4 * BLOCK_ROWS)
+    window = np.random.default_rng(2).permutation(rows_of_blocks_2_3)[:100]
+    np.testing.assert_array_equal(ds.__getitems__(window)[0].numpy(), X[window])
+    np.testing.assert_array_equal(np.flatnonzero(ds._cache.slot_of >= 0), [0, 1, 2, 3])
+    rest = np.arange(1, 2 * BLOCK_ROWS, 2)  # the other rows: served from the cache
+    with sqlite3.connect(path) as conn:  # (reading them from the file would fail)
+        conn.execute("DELETE FROM data WHERE id <= 512")
+    np.testing.assert_array_equal(ds.__getitems__(rest)[0].numpy(), X[rest])
+
+
+def test_joined_blob_reads_equal_row_reads(db):
+    path, X, y = db
+    ds = SQLiteDataset(path)
+    ids = ds._load_ids_and_labels()[0]
+    for first, last in [(0, BLOCK_ROWS - 1), (BLOCK_ROWS, 2 * BLOCK_ROWS - 1),
+                        (len(y) - 7, len(y) - 1)]:  # fmt: skip
+        joined = ds._read_joined_blobs(ids[first : last + 1])
+        np.testing.assert_array_equal(joined, X[first : last + 1])
+        np.testing.assert_array_equal(joined, ds._read_features(ids[first : last + 1]))
+
+
+def test_a_bad_blob_in_a_block_is_named_by_the_row_read(db):
+    path, X, y = db
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE data SET features = x'0000' WHERE id = 300")
+    ds = SQLiteDataset(path)
+    window = np.random.default_rng(0).permutation(np.arange(BLOCK_ROWS, 2 * BLOCK_ROWS))
+    with pytest.raises(ValueError, match="row id 300 .* not 10 float32"):
+        ds.__getitems__(window[:64])
+
+
+def test_ids_and_labels_read_by_counts_equal_a_row_by_row_read(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3000, 4)).astype(np.float32)
+    for labels in (np.where(rng.random(3000) < 0.03, "fraud", "ok"),  # strings
+                   (rng.random(3000) < 0.5).astype(int)):  # fmt: skip
+        path = tmp_path / f"{labels.dtype.kind}.db"
+        rows = [
+            (i, *map(float, x), label)
+            for i, (x, label) in enumerate(zip(X, labels.tolist(), strict=True))
+        ]
+        with sqlite3.connect(path) as conn:  # a user's table: columns, ids with gaps
+            conn.execute("CREATE TABLE data (id INTEGER PRIMARY KEY, a, b, c, d, y)")
+            conn.executemany("INSERT INTO data VALUES (?, ?, ?, ?, ?, ?)", rows)
+            conn.execute("DELETE FROM data WHERE id % 7 = 3")
+        ds = SQLiteDataset(path, label="y")
+        ids, got = ds._read_ids_and_labels()
+        want_ids, want = ds._read_id_label_rows()
+        np.testing.assert_array_equal(ids, want_ids)
+        np.testing.assert_array_equal(got, want)
+        assert got.dtype == want.dtype and len(ids) == 3000 - 429
+        whole = SQLiteDataset(path, label="y")
+        np.testing.assert_array_equal(whole[np.arange(5)].labels, want[:5])
 
 
 def test_pickle_drops_the_block_cache(db):
@@ -442,3 +492,36 @@ def test_a_dataset_can_declare_it_reads_in_blocks(imbalanced):
 
     clf = quiet(max_epochs=1).fit(OnDisk(), y)
     assert isinstance(clf.sampler_, BlockShuffleSampler)
+
+
+def test_the_training_blocks_are_blocks_of_the_table(db):
+    # The validation split leaves gaps in the training rows; the sampler's blocks
+    # are cut over the rows' places in the table, so each block is read once an
+    # epoch even when the cache holds only the window's blocks.
+    path, X, y = db
+    clf = quiet(max_epochs=1).fit(SQLiteDataset(path), None)
+    stored = clf.sampler_.storage_positions
+    assert isinstance(clf.sampler_, BlockShuffleSampler)
+    assert len(stored) == clf.sampler_.n_rows < len(y)
+    assert np.all(np.diff(stored) > 0) and stored[-1] < len(y)
+    assert stored[-1] >= clf.sampler_.n_rows  # table positions, not split positions
+
+    def block_reads(**params):
+        clf = quiet(max_epochs=1, scaling=None, sampler__window=1, **params)
+        two_blocks = 2.5 * BLOCK_ROWS * X.shape[1] * 4 / 2**20
+        reads, original = [], SQLiteDataset._read_block
+        try:
+            SQLiteDataset._read_block = lambda ds, b: reads.append(b) or original(ds, b)
+            clf.fit(SQLiteDataset(path, cache_mib=two_blocks), None)
+        finally:
+            SQLiteDataset._read_block = original
+        return sorted(reads)
+
+    n_blocks = -(-len(y) // BLOCK_ROWS)
+    reads = block_reads()
+    # one training epoch reads each block once; the validation pass (the first 20%
+    # of the rows, as skorch's unshuffled stratified split takes them) rereads the
+    # one it shares with training
+    assert set(reads) == set(range(n_blocks)) and len(reads) <= n_blocks + 1
+    # blocks of the split's own positions straddle the table's: more reads
+    assert len(block_reads(sampler__storage_positions=None)) > len(reads)

@@ -360,3 +360,48 @@ def test_user_sampler_class_and_instance(rare):
     clf = quiet(sampler=instance, max_epochs=1, train_split=None, pos_weight=None)
     clf.fit(X[: len(y_train)], y_train)
     assert clf.sampler_ is instance
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 400),
+    block_size=st.integers(1, 40),
+    window=st.integers(1, 5),
+    seed=st.integers(0, 2**16),
+    shuffled_storage=st.booleans(),
+)
+def test_blocks_cut_over_storage_positions(
+    n, block_size, window, seed, shuffled_storage
+):
+    # The rows drawn from are a split of a stored table: the sampler's blocks are the
+    # table's blocks, so a reader keeps at most `window` of them open.
+    rng = np.random.default_rng(seed)
+    stored_at = np.sort(rng.choice(3 * n, n, replace=False))
+    if shuffled_storage:  # rows not in storage order: still whole stored blocks
+        stored_at = rng.permutation(stored_at)
+    labels = (rng.random(n) < 0.1).astype(int)
+    for sampler in (
+        BlockShuffleSampler(labels, block_size, window, stored_at, seed=seed),
+        BatchBalancedSampler(
+            labels, 8, block_size=block_size, window=window,
+            storage_positions=stored_at, seed=seed,
+        ) if 0 < labels.sum() < n else None,
+    ):  # fmt: skip
+        if sampler is None:
+            continue
+        order = np.concatenate([np.asarray(b).ravel() for b in sampler])
+        majority = order[labels[order] == (0 if labels.sum() * 2 <= n else 1)]
+        if isinstance(sampler, BatchBalancedSampler):
+            majority = order[labels[order] == 0]
+            assert np.array_equal(np.sort(majority), np.flatnonzero(labels == 0))
+        else:
+            assert np.array_equal(np.sort(order), np.arange(n))
+        if majority.size:
+            assert _max_open_blocks(stored_at[majority] // block_size) <= window
+
+
+def test_storage_positions_are_checked():
+    with pytest.raises(ValueError, match=r"storage_positions must be 4 ints .* \(3,\)"):
+        BlockShuffleSampler([0, 0, 1, 0], storage_positions=[0, 1, 2])
+    with pytest.raises(ValueError, match="storage_positions must be >= 0, got -1"):
+        BlockShuffleSampler([0, 0, 1, 0], storage_positions=[0, 1, 2, -1])

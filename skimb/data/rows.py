@@ -58,3 +58,15 @@ def reads_in_blocks(dataset):
     while isinstance(dataset, (Subset, EncodedTargets)):
         dataset = dataset.dataset
     return bool(getattr(dataset, "reads_in_blocks", False))
+
+
+def storage_positions(dataset):
+    """Where each row of ``dataset`` sits in storage, through skimb's and torch's
+    wrappers: the dataset's own ``storage_positions()`` (a SQLiteDataset view's rows
+    in the table), else row ``i`` at ``i``."""
+    if isinstance(dataset, Subset):
+        return storage_positions(dataset.dataset)[np.asarray(dataset.indices)]
+    if isinstance(dataset, EncodedTargets):
+        return storage_positions(dataset.dataset)
+    own = getattr(dataset, "storage_positions", None)
+    return np.asarray(own()) if callable(own) else np.arange(len(dataset))

@@ -21,6 +21,7 @@ BLOCK_ROWS = 256
 # A block is read whole only when a shuffled batch asks for at least this many of its
 # rows (so the batches after it will likely ask for more).
 _DENSE_ROWS = 8
+_NO_ROWS = np.empty(0, dtype=np.int64)
 
 
 class SQLiteDataset(Dataset):
@@ -104,6 +105,7 @@ class SQLiteDataset(Dataset):
             raise ValueError(f"cache_mib must be a number >= 0, got {cache_mib!r}")
         self._positions = None  # None: every row, in primary-key order
         self._conn, self._conn_pid = None, None
+        self._bytes_conn = None
         self._all_ids = self._all_labels = None
         self._cache = None
         self._resolve_schema()
@@ -182,35 +184,79 @@ class SQLiteDataset(Dataset):
         state = self.__dict__.copy()
         # Reopened (and the id/label columns re-read) lazily in the new process.
         state.update(
-            _conn=None, _conn_pid=None, _all_ids=None, _all_labels=None, _cache=None
+            _conn=None,
+            _conn_pid=None,
+            _bytes_conn=None,
+            _all_ids=None,
+            _all_labels=None,
+            _cache=None,
         )
         return state
 
     # -- ids and labels ----------------------------------------------------------
     def _load_ids_and_labels(self):
         if self._all_ids is None:
-            cursor = self._connection().execute(
-                f"SELECT {_quote(self._id_column)}, {_quote(self.label)} "
-                f"FROM {_quote(self.table)} ORDER BY 1"
-            )
-            # In blocks: a list of one tuple per row would cost ~130 bytes a row.
-            ids, labels = [], []
-            while block := cursor.fetchmany(65536):
-                ids.append(np.fromiter((r[0] for r in block), np.int64, len(block)))
-                labels.append(np.array([r[1] for r in block]))
-            all_labels = np.concatenate(labels) if labels else np.empty(0)
-            missing = np.flatnonzero(np.equal(all_labels, None))
-            if missing.size:
-                all_ids = np.concatenate(ids)
-                raise ValueError(
-                    f"label column {self.label!r} of table {self.table!r} in "
-                    f"{self.path!r} is NULL in {missing.size} rows (ids "
-                    f"{all_ids[missing[:5]].tolist()}...); every row needs one of two "
-                    "labels, as skimb.data.write_sqlite writes"
-                )
-            self._all_ids = np.concatenate(ids) if ids else np.empty(0, np.int64)
-            self._all_labels = all_labels
+            self._all_ids, self._all_labels = self._read_ids_and_labels()
         return self._all_ids, self._all_labels
+
+    def _read_ids_and_labels(self):
+        """All row ids in primary-key order, and the label of each.
+
+        A binary label is read as counts per value: one grouped scan names the two
+        values and the id range, one more lists the ids of the rarer value; the ids
+        are a range when they have no gaps (as ``write_sqlite`` writes them). That is
+        about half the time of reading an (id, label) tuple per row, which is the
+        fallback for any other table.
+        """
+        conn, table = self._connection(), _quote(self.table)
+        id_col, label = _quote(self._id_column), _quote(self.label)
+        groups = conn.execute(
+            f"SELECT {label}, COUNT(*), MIN({id_col}), MAX({id_col}) FROM {table} "
+            f"GROUP BY {label} ORDER BY COUNT(*) DESC"
+        ).fetchall()
+        nulls = [count for value, count, *_ in groups if value is None]
+        if nulls:
+            some = conn.execute(
+                f"SELECT {id_col} FROM {table} WHERE {label} IS NULL ORDER BY 1 LIMIT 5"
+            ).fetchall()
+            raise ValueError(
+                f"label column {self.label!r} of table {self.table!r} in "
+                f"{self.path!r} is NULL in {nulls[0]} rows (ids "
+                f"{[r[0] for r in some]}...); every row needs one of two "
+                "labels, as skimb.data.write_sqlite writes"
+            )
+        if len(groups) != 2:
+            return self._read_id_label_rows()
+        n = groups[0][1] + groups[1][1]
+        first, last = min(g[2] for g in groups), max(g[3] for g in groups)
+        if last - first + 1 == n:
+            ids = np.arange(first, last + 1, dtype=np.int64)
+        else:
+            ids = _read_column(conn.execute(f"SELECT {id_col} FROM {table} ORDER BY 1"))
+        rare = _read_column(
+            conn.execute(
+                f"SELECT {id_col} FROM {table} WHERE {label} = ? ORDER BY 1",
+                (groups[1][0],),
+            )
+        )
+        values = np.array([groups[0][0], groups[1][0]])
+        is_rare = np.zeros(n, dtype=np.intp)
+        is_rare[np.searchsorted(ids, rare)] = 1
+        return ids, values[is_rare]
+
+    def _read_id_label_rows(self):
+        cursor = self._connection().execute(
+            f"SELECT {_quote(self._id_column)}, {_quote(self.label)} "
+            f"FROM {_quote(self.table)} ORDER BY 1"
+        )
+        # In blocks: a list of one tuple per row would cost ~130 bytes a row.
+        ids, labels = [], []
+        while block := cursor.fetchmany(65536):
+            ids.append(np.fromiter((r[0] for r in block), np.int64, len(block)))
+            labels.append(np.array([r[1] for r in block]))
+        if not ids:
+            return np.empty(0, np.int64), np.empty(0)
+        return np.concatenate(ids), np.concatenate(labels)
 
     def _selected(self, array):
         return array if self._positions is None else array[self._positions]
@@ -276,6 +322,14 @@ class SQLiteDataset(Dataset):
         view._positions = positions if parent is None else parent[positions]
         return view
 
+    def storage_positions(self):
+        """Row number in the table's primary-key order of each row of this view (of
+        every row: ``0 .. n - 1``, for the whole table). Samplers cut their blocks
+        over these positions, so that their blocks are the cache's blocks."""
+        if self._positions is None:
+            return np.arange(len(self))
+        return self._positions.copy()
+
     def _storage_order(self):
         """Positions that put this view's rows in primary-key order, or None when
         they are in that order already."""
@@ -306,12 +360,14 @@ class SQLiteDataset(Dataset):
 
         ``positions`` are row numbers in the table's primary-key order; block ``b``
         holds rows ``[b * BLOCK_ROWS, (b + 1) * BLOCK_ROWS)``. A block is read whole
-        (one range query, decoded once, kept while recently used) when a shuffled
-        batch asks for at least ``_DENSE_ROWS`` of its rows, as batches of
-        :class:`~skimb.samplers.BlockShuffleSampler` do: the next batches of the
-        window will ask for the rest. A batch in row order (prediction, validation:
-        a single pass) never reads blocks into the cache, and random batches over a
-        large table ask for a row or two per block, so they are read by key.
+        (one range query, decoded once, kept while recently used) when a batch asks
+        for at least ``_DENSE_ROWS`` of its rows: the shuffled batches of
+        :class:`~skimb.samplers.BlockShuffleSampler` (the next batches of the window
+        ask for the rest) and passes in row order over a dense subset (the scaling
+        and validation passes over a split), which a range read serves faster than
+        lookups by key, and which the next epoch's batches then find in the cache.
+        Random batches over a large table ask for a row or two per block, so they
+        are read by key.
         """
         cache = self._block_cache()
         if cache is None:
@@ -322,25 +378,32 @@ class SQLiteDataset(Dataset):
 
     def _fill_from_cache(self, cache, positions, X):
         blocks = positions // BLOCK_ROWS
-        unique, counts = np.unique(blocks, return_counts=True)
-        cache.tick += 1
-        slots = cache.slot_of[unique]
-        cache.last_used[slots[slots >= 0]] = cache.tick
-        shuffled = bool(np.any(positions[1:] < positions[:-1]))
-        to_read = unique[(slots < 0) & (counts >= _DENSE_ROWS)] if shuffled else ()
-        # A working set larger than the cache would evict itself: read by key.
-        if len(to_read) and len(to_read) + np.sum(slots >= 0) <= cache.capacity:
-            free = np.argpartition(cache.last_used, len(to_read) - 1)[: len(to_read)]
-            for block, slot in zip(to_read.tolist(), free.tolist(), strict=True):
-                cache.store(block, slot, self._read_block(block))
         slot_per_row = cache.slot_of[blocks]
-        served = np.flatnonzero(slot_per_row >= 0)
+        missing = slot_per_row < 0
+        cache.tick += 1
+        cache.last_used[slot_per_row[~missing]] = cache.tick
+        if missing.any():
+            unique, counts = np.unique(blocks[missing], return_counts=True)
+            to_read = unique[counts >= _DENSE_ROWS]
+            # Blocks this batch uses were just marked, so the least recently used
+            # slots go first; rows of a block evicted here are read by key below.
+            # More blocks than slots would evict each other: read by key.
+            if 0 < len(to_read) <= cache.capacity:
+                free = np.argpartition(cache.last_used, len(to_read) - 1)
+                for block, slot in zip(
+                    to_read.tolist(), free[: len(to_read)].tolist(), strict=True
+                ):
+                    cache.store(block, slot, self._read_block(block))
+                slot_per_row = cache.slot_of[blocks]
+                missing = slot_per_row < 0
         flat = cache.slab.reshape(-1, self.n_features)
-        X[served] = flat[
-            slot_per_row[served].astype(np.int64) * BLOCK_ROWS
-            + positions[served] % BLOCK_ROWS
-        ]
-        return np.flatnonzero(slot_per_row < 0)
+        rows = slot_per_row.astype(np.int64) * BLOCK_ROWS + positions % BLOCK_ROWS
+        if not missing.any():  # the usual case: the whole batch from the cache
+            np.take(flat, rows, axis=0, out=X)
+            return _NO_ROWS
+        served = np.flatnonzero(~missing)
+        X[served] = np.take(flat, rows[served], axis=0)
+        return np.flatnonzero(missing)
 
     def _block_cache(self):
         if self._cache is not None and self._cache.pid != os.getpid():
@@ -356,6 +419,10 @@ class SQLiteDataset(Dataset):
     def _read_block(self, block):
         ids = self._load_ids_and_labels()[0]
         first, last = block * BLOCK_ROWS, min((block + 1) * BLOCK_ROWS, len(ids)) - 1
+        if self._blob_column is not None:
+            features = self._read_joined_blobs(ids[first : last + 1])
+            if features is not None:
+                return features
         id_col = _quote(self._id_column)
         # Features only: the ids of a range are known, and skipping them makes the
         # read about 30% faster (fewer Python objects per row).
@@ -370,6 +437,51 @@ class SQLiteDataset(Dataset):
         )
         self._check_unchanged(ids[first : last + 1], len(rows))
         return self._decode(rows, 0, lambda i: ids[first + i])
+
+    def _read_joined_blobs(self, range_ids):
+        """Features of the rows with these consecutive ids, read as one joined BLOB:
+        one Python object per block instead of one per row, about 2.4x faster.
+
+        ``group_concat`` joins the BLOBs in the order the range scan of the primary
+        key visits the rows, which is key order (SQLite 3.44+ is told so with an
+        ORDER BY inside the aggregate; before it, this is the scan's order).
+        None where the range holds a NULL or wrongly sized BLOB: the row-by-row
+        read then names the row.
+        """
+        conn = self._bytes_connection()
+        if conn is None:
+            return None
+        blob, id_col = _quote(self._blob_column), _quote(self._id_column)
+        in_order = (
+            f" ORDER BY {id_col}" if sqlite3.sqlite_version_info >= (3, 44) else ""
+        )
+        joined, n_found = conn.execute(
+            f"SELECT group_concat({blob}, ''{in_order}), COUNT(*) "
+            f"FROM {_quote(self.table)} WHERE {id_col} BETWEEN ? AND ?",
+            (int(range_ids[0]), int(range_ids[-1])),
+        ).fetchone()
+        self._check_unchanged(range_ids, n_found)
+        if joined is None or len(joined) != 4 * self.n_features * len(range_ids):
+            return None
+        return np.frombuffer(joined, dtype=np.float32).reshape(
+            len(range_ids), self.n_features
+        )
+
+    def _bytes_connection(self):
+        """A second read-only connection that returns text as bytes (for joined
+        BLOBs), or None where the file's text encoding is not UTF-8, as a joined
+        BLOB read as UTF-16 text would not keep its bytes."""
+        conn = self._bytes_conn
+        if conn is None or conn[1] != os.getpid():
+            uri = f"file:{quote(os.path.abspath(self.path))}?mode=ro"
+            handle = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
+            handle.text_factory = bytes
+            encoding = handle.execute("PRAGMA encoding").fetchone()[0]
+            if encoding != b"UTF-8":
+                handle.close()
+                handle = None
+            conn = self._bytes_conn = (handle, os.getpid())
+        return conn[0]
 
     def _check_unchanged(self, wanted_ids, n_found):
         if n_found != len(wanted_ids):
@@ -726,6 +838,14 @@ def _existing_feature_count(conn, table):
         f"SELECT length(features) FROM {_quote(table)} LIMIT 1"
     ).fetchone()
     return None if row is None else row[0] // 4
+
+
+def _read_column(cursor):
+    """The first column of a query's rows as an int64 array, read in blocks."""
+    parts = []
+    while block := cursor.fetchmany(65536):
+        parts.append(np.fromiter((r[0] for r in block), np.int64, len(block)))
+    return np.concatenate(parts) if parts else np.empty(0, np.int64)
 
 
 def _quote(name):
