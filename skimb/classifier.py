@@ -20,9 +20,17 @@ from torch.utils.data import BatchSampler
 
 from ._params import check_params, check_sample_weight
 from .budget import resolve_budget
-from .data.batches import ArrayDataset, EncodedTargets, batch_sampler_for, collate
+from .data.batches import (
+    ArrayDataset,
+    EncodedTargets,
+    IndexSubset,
+    batch_sampler_for,
+    collate,
+)
+from .data.read_once import held_if_small
 from .data.rows import (
     dataset_width,
+    hold_rare_rows,
     in_storage_order,
     reads_in_blocks,
     sorted_subset,
@@ -36,7 +44,7 @@ from .modules import recipe_of, resolve_module
 from .prior import corrected_proba, member_proba, odds_distortion
 from .progress import epoch_bar, progress
 from .samplers import SAMPLERS, BatchBalancedSampler
-from .scaling import FeatureScaler
+from .scaling import FeatureScaler, scaling_sample
 from .schedules import SCHEDULES
 from .selection import BestEpoch
 from .threads import cooperative_threads
@@ -520,7 +528,13 @@ default=None
         dataset_train, dataset_valid = map(
             sorted_subset, (dataset_train, dataset_valid)
         )
+        if reads_in_blocks(dataset_train):
+            # Read from disk: the validation rows once per fit, not once per epoch.
+            dataset_valid = held_if_small(dataset_valid, self.n_features_in_)
         train_labels = subset_labels(dataset_train, y)
+        if reads_in_blocks(dataset_train):
+            # The positives, spread over every epoch: read by key once, not per epoch.
+            hold_rare_rows(dataset_train, train_labels)
         self.sampler_ = self._make_sampler(
             train_labels, reads_in_blocks(dataset_train), dataset_train
         )
@@ -803,7 +817,12 @@ default=None
 
     # -- strategies ------------------------------------------------------------------
     def _fit_scaler(self, dataset_train):
-        """A FeatureScaler fitted on the training rows, read batch by batch."""
+        """A FeatureScaler fitted on the training rows (a sample of whole blocks of
+        them, past ``SCALING_SAMPLE_ROWS``), read batch by batch."""
+        generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, ())))
+        rows = scaling_sample(storage_positions(dataset_train), generator)
+        if rows is not None:
+            dataset_train = IndexSubset(dataset_train, rows)
         batches = (
             unpack_data(batch)[0]
             for batch in progress(
@@ -813,7 +832,6 @@ default=None
                 "scaling statistics",
             )
         )
-        generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, ())))
         return FeatureScaler(self.scaling).fit(
             batches, n_rows=len(dataset_train), generator=generator
         )

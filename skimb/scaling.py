@@ -12,6 +12,10 @@ import torch
 
 SCALINGS = (None, "standard", "robust")
 
+#: Training rows (at most, in whole blocks) the scaling statistics are taken from.
+SCALING_SAMPLE_ROWS = 2**17
+#: Consecutive stored rows per block of that sample (a SQLiteDataset's cache block).
+SAMPLE_BLOCK_ROWS = 256
 #: Rows sampled (at most) for the quantiles of robust scaling.
 ROBUST_SAMPLE_ROWS = 100_000
 #: Robust-scaled values are smoothly clipped to about +-CLIP (as RealMLP does).
@@ -92,6 +96,31 @@ class FeatureScaler:
         state = dict(self.__dict__)
         state["_tensors"] = {}  # device copies are rebuilt where it is unpickled
         return state
+
+
+def scaling_sample(stored_at, generator):
+    """Which training rows the scaling statistics are taken from: None (all of
+    them) up to ``SCALING_SAMPLE_ROWS`` rows; past it, the rows of whole blocks of
+    ``SAMPLE_BLOCK_ROWS`` stored rows, blocks drawn at random until the sample has
+    ``SCALING_SAMPLE_ROWS`` rows.
+
+    Whole blocks, because a table on disk reads a block with one range query: the
+    scaling pass over a large table then costs a fixed ~130,000 rows instead of a
+    full read. Blocks drawn from the whole file keep the estimate unbiased (a
+    cluster sample): the mean and spread of 130,000 rows are within a fraction of
+    a percent of the full data's, far below what scaling needs. ``stored_at`` is
+    each training row's position in storage (ascending), so arrays and tables are
+    sampled alike.
+    """
+    stored_at = np.asarray(stored_at)
+    if len(stored_at) <= SCALING_SAMPLE_ROWS:
+        return None
+    block_of_row = stored_at // SAMPLE_BLOCK_ROWS
+    blocks, rows_per_block = np.unique(block_of_row, return_counts=True)
+    order = torch.randperm(len(blocks), generator=generator).numpy()
+    enough = np.searchsorted(np.cumsum(rows_per_block[order]), SCALING_SAMPLE_ROWS)
+    chosen = np.sort(blocks[order[: enough + 1]])
+    return np.flatnonzero(np.isin(block_of_row, chosen))
 
 
 def _mean_std(batches):

@@ -304,8 +304,11 @@ def test_ids_and_labels_read_by_counts_equal_a_row_by_row_read(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((3000, 4)).astype(np.float32)
     for labels in (np.where(rng.random(3000) < 0.03, "fraud", "ok"),  # strings
-                   (rng.random(3000) < 0.5).astype(int)):  # fmt: skip
-        path = tmp_path / f"{labels.dtype.kind}.db"
+                   (rng.random(3000) < 0.5).astype(int),
+                   (rng.random(3000) < 0.03) + 0.0,  # floats
+                   rng.integers(0, 3, 3000),  # three values: not for a classifier
+                   np.ones(3000, dtype=int)):  # fmt: skip
+        path = tmp_path / f"{labels.dtype.kind}{len(np.unique(labels))}.db"
         rows = [
             (i, *map(float, x), label)
             for i, (x, label) in enumerate(zip(X, labels.tolist(), strict=True))
@@ -315,13 +318,37 @@ def test_ids_and_labels_read_by_counts_equal_a_row_by_row_read(tmp_path):
             conn.executemany("INSERT INTO data VALUES (?, ?, ?, ?, ?, ?)", rows)
             conn.execute("DELETE FROM data WHERE id % 7 = 3")
         ds = SQLiteDataset(path, label="y")
-        ids, got = ds._read_ids_and_labels()
         want_ids, want = ds._read_id_label_rows()
-        np.testing.assert_array_equal(ids, want_ids)
-        np.testing.assert_array_equal(got, want)
-        assert got.dtype == want.dtype and len(ids) == 3000 - 429
-        whole = SQLiteDataset(path, label="y")
-        np.testing.assert_array_equal(whole[np.arange(5)].labels, want[:5])
+        for indexed in (False, True):  # a scan, or the label index write_sqlite makes
+            if indexed:
+                with sqlite3.connect(path) as conn:
+                    conn.execute("CREATE INDEX data_y ON data(y)")
+            ds = SQLiteDataset(path, label="y")
+            from_index = ds._ids_and_labels_from_index()
+            binary = len(np.unique(labels)) == 2
+            assert (from_index is not None) == (indexed and binary)
+            ids, got = ds._read_ids_and_labels()
+            np.testing.assert_array_equal(ids, want_ids)
+            np.testing.assert_array_equal(got, want)
+            assert got.dtype == want.dtype and len(ids) == 3000 - 429
+            whole = SQLiteDataset(path, label="y")
+            np.testing.assert_array_equal(whole[np.arange(5)].labels, want[:5])
+
+
+def test_write_sqlite_indexes_the_labels(tmp_path, imbalanced):
+    X, y = imbalanced
+    path = tmp_path / "data.db"
+    write_sqlite(path, X, y)
+    write_sqlite(path, X, y, if_exists="replace")
+    write_sqlite(path, X, y, if_exists="append")
+    with sqlite3.connect(path) as conn:
+        plan = conn.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM data WHERE label = 1"
+        ).fetchall()
+    assert "INDEX data_label" in str(plan)
+    ids, labels = SQLiteDataset(path)._ids_and_labels_from_index()
+    np.testing.assert_array_equal(labels, np.r_[y, y])
+    np.testing.assert_array_equal(ids, np.arange(1, 2 * len(y) + 1))
 
 
 def test_pickle_drops_the_block_cache(db):
@@ -525,3 +552,45 @@ def test_the_training_blocks_are_blocks_of_the_table(db):
     assert set(reads) == set(range(n_blocks)) and len(reads) <= n_blocks + 1
     # blocks of the split's own positions straddle the table's: more reads
     assert len(block_reads(sampler__storage_positions=None)) > len(reads)
+
+
+def test_held_rows_are_read_once(db):
+    path, X, y = db
+    ds = SQLiteDataset(path, cache_mib=0)  # no block cache to serve them either
+    view = ds[np.arange(len(y))[::-1]]  # a view: rows are its own positions
+    held = np.flatnonzero(view.labels == 1)
+    view.hold_rows(held)
+    with sqlite3.connect(path) as conn:  # reading them from the file would fail now
+        conn.execute("DELETE FROM data WHERE label = 1")
+    shuffled = np.random.default_rng(0).permutation(held)
+    np.testing.assert_array_equal(
+        view.__getitems__(shuffled)[0].numpy(), X[::-1][shuffled]
+    )
+    view.hold_rows(None)
+    with pytest.raises(RuntimeError, match="changed while it was read"):
+        view.__getitems__(shuffled[:3])
+
+
+def test_a_fit_on_disk_reads_validation_rows_once_and_holds_the_positives(db):
+    path, X, y = db
+    ds = SQLiteDataset(path, cache_mib=0)  # no block cache: every read is by key
+    asked = []
+    original = SQLiteDataset._read_features
+    try:
+        SQLiteDataset._read_features = lambda d, ids: (
+            asked.append(ids) or original(d, ids)
+        )
+        clf = quiet(max_epochs=4).fit(ds, None)
+    finally:
+        SQLiteDataset._read_features = original
+    assert len(clf.history) == 4
+    train = clf.sampler_.storage_positions
+    # the training positives, held: read once, when the fit began
+    np.testing.assert_array_equal(ds._held.positions, train[clf.sampler_.pos_indices])
+    valid = np.setdiff1d(np.arange(len(y)), train)
+    reads_per_row = np.bincount(np.concatenate(asked) - 1, minlength=len(y))
+    # 4 validation passes and the threshold pass, one read each row
+    assert np.all(reads_per_row[valid] == 1)
+    assert np.all(reads_per_row[train[clf.sampler_.pos_indices]] == 1)
+    negatives = np.setdiff1d(train, train[clf.sampler_.pos_indices])
+    assert np.all(reads_per_row[negatives] == 4 + 1)  # 4 epochs and scaling

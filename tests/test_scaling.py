@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import torch
 
+import skimb.scaling
 from skimb import SQLiteDataset, write_sqlite
-from skimb.scaling import CLIP, FeatureScaler
+from skimb.scaling import CLIP, FeatureScaler, scaling_sample
 from tests.conftest import quiet
 
 
@@ -115,3 +116,41 @@ def test_partial_fit_keeps_the_first_scaling(imbalanced):
     assert clf.scaler_ is first
     clf.fit(X * 10, y)
     assert clf.scaler_ is not first
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_scaling_sample_takes_whole_stored_blocks(seed, monkeypatch):
+    monkeypatch.setattr(skimb.scaling, "SCALING_SAMPLE_ROWS", 1000)
+    rng = np.random.default_rng(seed)
+    stored_at = np.sort(rng.choice(20_000, 8000, replace=False))  # a split's rows
+    generator = torch.Generator().manual_seed(seed)
+    assert scaling_sample(stored_at[:1000], generator) is None  # few rows: all
+    rows = scaling_sample(stored_at, generator)
+    block = stored_at // skimb.scaling.SAMPLE_BLOCK_ROWS
+    chosen = np.unique(block[rows])
+    # whole blocks: every training row of a chosen block, none of the others
+    np.testing.assert_array_equal(rows, np.flatnonzero(np.isin(block, chosen)))
+    # just enough of them: the last block drawn crossed the target
+    assert 1000 <= len(rows) < 1000 + np.bincount(block).max()
+    # blocks from all over the file, not its start
+    assert chosen.max() - chosen.min() > 0.5 * block.max()
+
+
+def test_a_large_training_set_is_scaled_on_a_sample_the_same_on_disk(
+    tmp_path, imbalanced, monkeypatch
+):
+    monkeypatch.setattr(skimb.scaling, "SCALING_SAMPLE_ROWS", 600)
+    X, y = imbalanced
+    X = (X * 100 + 7).astype(np.float32)
+    path = tmp_path / "raw.db"
+    write_sqlite(path, X, y)
+    params = dict(max_epochs=1, scaling="standard", random_state=3)
+    from_db = quiet(**params).fit(SQLiteDataset(path), None)
+    from_arrays = quiet(sampler="block_shuffle", **params).fit(X, y)
+    np.testing.assert_allclose(
+        from_db.scaler_.center_, from_arrays.scaler_.center_, rtol=1e-6
+    )
+    # a sample: close to the training rows' statistics, but not all of them
+    full = X.mean(axis=0)
+    assert not np.allclose(from_db.scaler_.center_, full, rtol=1e-6)
+    np.testing.assert_allclose(from_db.scaler_.center_, full, atol=0.5 * X.std(0).max())

@@ -61,12 +61,41 @@ def reads_in_blocks(dataset):
 
 
 def storage_positions(dataset):
-    """Where each row of ``dataset`` sits in storage, through skimb's and torch's
-    wrappers: the dataset's own ``storage_positions()`` (a SQLiteDataset view's rows
-    in the table), else row ``i`` at ``i``."""
+    """Where each row of ``dataset`` sits in storage: the position the dataset
+    under skimb's and torch's wrappers gives it (``storage_positions()``, as a
+    SQLiteDataset view has), else its row number there."""
+    root, rows = _root_and_rows(dataset)
+    own = getattr(root, "storage_positions", None)
+    return np.asarray(own())[rows] if callable(own) else rows
+
+
+def _root_and_rows(dataset):
+    """The dataset under skimb's and torch's wrappers, and which of its rows each
+    row of ``dataset`` is."""
     if isinstance(dataset, Subset):
-        return storage_positions(dataset.dataset)[np.asarray(dataset.indices)]
+        root, rows = _root_and_rows(dataset.dataset)
+        return root, rows[np.asarray(dataset.indices)]
     if isinstance(dataset, EncodedTargets):
-        return storage_positions(dataset.dataset)
-    own = getattr(dataset, "storage_positions", None)
-    return np.asarray(own()) if callable(own) else np.arange(len(dataset))
+        return _root_and_rows(dataset.dataset)
+    return dataset, np.arange(len(dataset))
+
+
+# The rarer class's training rows of a dataset read from disk are held in memory up
+# to this size (65,536 rows of 64 float32 features).
+HELD_RARE_MIB = 16
+
+
+def hold_rare_rows(dataset, labels):
+    """Ask the dataset under ``dataset`` (its ``hold_rows``, as
+    :class:`SQLiteDataset` has) to keep the rows of the rarer class in ``labels``
+    in memory, when they take at most ``HELD_RARE_MIB`` MiB; a larger class is read
+    as before (and rows held for an earlier fit are let go)."""
+    root, rows = _root_and_rows(dataset)
+    if not callable(getattr(root, "hold_rows", None)):
+        return
+    positive = np.asarray(labels) == 1
+    rare = positive if 2 * positive.sum() <= positive.size else ~positive
+    if rare.sum() * dataset_width(root) * 4 > HELD_RARE_MIB * 2**20:
+        root.hold_rows(None)
+    else:
+        root.hold_rows(rows[rare])

@@ -22,6 +22,9 @@ BLOCK_ROWS = 256
 # rows (so the batches after it will likely ask for more).
 _DENSE_ROWS = 8
 _NO_ROWS = np.empty(0, dtype=np.int64)
+# SQLite 3.44+ takes an ORDER BY inside an aggregate (group_concat); before it,
+# group_concat joins in the order the scan visits the rows.
+_ORDERED_AGGREGATES = sqlite3.sqlite_version_info >= (3, 44)
 
 
 class SQLiteDataset(Dataset):
@@ -106,6 +109,7 @@ class SQLiteDataset(Dataset):
         self._positions = None  # None: every row, in primary-key order
         self._conn, self._conn_pid = None, None
         self._bytes_conn = None
+        self._held = None
         self._all_ids = self._all_labels = None
         self._cache = None
         self._resolve_schema()
@@ -187,6 +191,7 @@ class SQLiteDataset(Dataset):
             _conn=None,
             _conn_pid=None,
             _bytes_conn=None,
+            _held=None,
             _all_ids=None,
             _all_labels=None,
             _cache=None,
@@ -202,47 +207,93 @@ class SQLiteDataset(Dataset):
     def _read_ids_and_labels(self):
         """All row ids in primary-key order, and the label of each.
 
-        A binary label is read as counts per value: one grouped scan names the two
-        values and the id range, one more lists the ids of the rarer value; the ids
-        are a range when they have no gaps (as ``write_sqlite`` writes them). That is
-        about half the time of reading an (id, label) tuple per row, which is the
-        fallback for any other table.
+        A table with at most two label values is read with one scan that returns a
+        single string, one character per row (whether its label is the first row's
+        label), and the ids are a range when they have no gaps (as ``write_sqlite``
+        writes them): about a third of the time of reading an (id, label) tuple per
+        row, which is the fallback for any other table.
         """
-        conn, table = self._connection(), _quote(self.table)
-        id_col, label = _quote(self._id_column), _quote(self.label)
-        groups = conn.execute(
-            f"SELECT {label}, COUNT(*), MIN({id_col}), MAX({id_col}) FROM {table} "
-            f"GROUP BY {label} ORDER BY COUNT(*) DESC"
-        ).fetchall()
-        nulls = [count for value, count, *_ in groups if value is None]
-        if nulls:
-            some = conn.execute(
-                f"SELECT {id_col} FROM {table} WHERE {label} IS NULL ORDER BY 1 LIMIT 5"
-            ).fetchall()
-            raise ValueError(
-                f"label column {self.label!r} of table {self.table!r} in "
-                f"{self.path!r} is NULL in {nulls[0]} rows (ids "
-                f"{[r[0] for r in some]}...); every row needs one of two "
-                "labels, as skimb.data.write_sqlite writes"
-            )
-        if len(groups) != 2:
+        from_index = self._ids_and_labels_from_index()
+        if from_index is not None:
+            return from_index
+        conn = self._bytes_connection()
+        if conn is None:
             return self._read_id_label_rows()
-        n = groups[0][1] + groups[1][1]
-        first, last = min(g[2] for g in groups), max(g[3] for g in groups)
-        if last - first + 1 == n:
-            ids = np.arange(first, last + 1, dtype=np.int64)
+        table, id_col = _quote(self.table), _quote(self._id_column)
+        label = _quote(self.label)
+        first = conn.execute(f"SELECT {label} FROM {table} LIMIT 1").fetchone()
+        if first is None or first[0] is None:
+            return self._read_id_label_rows()
+        in_order = f" ORDER BY {id_col}" if _ORDERED_AGGREGATES else ""
+        flags, n, low, high, other, other_max = conn.execute(
+            f"SELECT group_concat({label} = :v, ''{in_order}), COUNT(*), "
+            f"MIN({id_col}), MAX({id_col}), "
+            f"MIN(CASE WHEN {label} <> :v THEN {label} END), "
+            f"MAX(CASE WHEN {label} <> :v THEN {label} END) FROM {table}",
+            {"v": first[0]},
+        ).fetchone()
+        if len(flags) != n or other != other_max:  # NULL labels, or > 2 values
+            return self._read_id_label_rows()
+        if high - low + 1 == n:
+            ids = np.arange(low, high + 1, dtype=np.int64)
         else:
             ids = _read_column(conn.execute(f"SELECT {id_col} FROM {table} ORDER BY 1"))
-        rare = _read_column(
-            conn.execute(
-                f"SELECT {id_col} FROM {table} WHERE {label} = ? ORDER BY 1",
-                (groups[1][0],),
-            )
+        if isinstance(first[0], bytes) or isinstance(other, bytes):
+            return self._read_id_label_rows()  # text labels: this connection's bytes
+        is_first = np.frombuffer(flags, dtype=np.uint8) == ord("1")
+        if other is None:
+            return ids, np.array([first[0]])[np.zeros(n, dtype=np.intp)]
+        values = np.array([other, first[0]])
+        return ids, values[is_first.astype(np.intp)]
+
+    def _ids_and_labels_from_index(self):
+        """Ids and binary labels read through an index on the label column (as
+        ``write_sqlite`` makes), touching only the index and the rarer class's
+        entries; None where the table has no such index, or its labels are not two
+        values without NULLs (the other reads handle those)."""
+        conn, table = self._connection(), _quote(self.table)
+        if not self._label_is_indexed(conn):
+            return None
+        id_col, label = _quote(self._id_column), _quote(self.label)
+
+        def one(sql, *params):
+            row = conn.execute(sql, params).fetchone()
+            return None if row is None else row[0]
+
+        low_label = one(f"SELECT {label} FROM {table} ORDER BY {label} LIMIT 1")
+        high_label = one(f"SELECT {label} FROM {table} ORDER BY {label} DESC LIMIT 1")
+        if low_label is None or low_label == high_label:  # NULLs sort first
+            return None
+        between = f"SELECT 1 FROM {table} WHERE {label} > ? AND {label} < ? LIMIT 1"
+        if one(between, low_label, high_label) is not None:
+            return None  # a third value
+        n = one(f"SELECT COUNT(*) FROM {table}")
+        low, high = (
+            one(f"SELECT MIN({id_col}) FROM {table}"),
+            one(f"SELECT MAX({id_col}) FROM {table}"),
         )
-        values = np.array([groups[0][0], groups[1][0]])
+        # The rarer value's ids: LIMIT stops the commoner value's list half-way.
+        rare_ids = f"SELECT {id_col} FROM {table} WHERE {label} = ? ORDER BY 1 LIMIT ?"
+        rare, common = low_label, high_label
+        ids_of_rare = _read_column(conn.execute(rare_ids, (rare, n // 2 + 1)))
+        if len(ids_of_rare) > n // 2:
+            rare, common = common, rare
+            ids_of_rare = _read_column(conn.execute(rare_ids, (rare, n)))
+        if high - low + 1 == n:
+            ids = np.arange(low, high + 1, dtype=np.int64)
+        else:
+            ids = _read_column(conn.execute(f"SELECT {id_col} FROM {table} ORDER BY 1"))
         is_rare = np.zeros(n, dtype=np.intp)
-        is_rare[np.searchsorted(ids, rare)] = 1
-        return ids, values[is_rare]
+        is_rare[np.searchsorted(ids, ids_of_rare)] = 1
+        return ids, np.array([common, rare])[is_rare]
+
+    def _label_is_indexed(self, conn):
+        for index in conn.execute(f"PRAGMA index_list({_quote(self.table)})"):
+            columns = conn.execute(f"PRAGMA index_info({_quote(index[1])})").fetchall()
+            partial = index[4] if len(index) > 4 else 0
+            if columns and columns[0][2] == self.label and not partial:
+                return True
+        return False
 
     def _read_id_label_rows(self):
         cursor = self._connection().execute(
@@ -256,7 +307,16 @@ class SQLiteDataset(Dataset):
             labels.append(np.array([r[1] for r in block]))
         if not ids:
             return np.empty(0, np.int64), np.empty(0)
-        return np.concatenate(ids), np.concatenate(labels)
+        ids, labels = np.concatenate(ids), np.concatenate(labels)
+        missing = np.flatnonzero(np.equal(labels, None))
+        if missing.size:
+            raise ValueError(
+                f"label column {self.label!r} of table {self.table!r} in "
+                f"{self.path!r} is NULL in {missing.size} rows (ids "
+                f"{ids[missing[:5]].tolist()}...); every row needs one of two "
+                "labels, as skimb.data.write_sqlite writes"
+            )
+        return ids, labels
 
     def _selected(self, array):
         return array if self._positions is None else array[self._positions]
@@ -349,10 +409,35 @@ class SQLiteDataset(Dataset):
         positions = indices if self._positions is None else self._positions[indices]
         X = np.empty((len(positions), self.n_features), dtype=np.float32)
         rest = self._fill_from_blocks(positions, X)
+        if len(rest) and self._held is not None:
+            rest = self._held.fill(positions, X, rest)
         for start in range(0, len(rest), _MAX_PARAMS):
             chunk = rest[start : start + _MAX_PARAMS]
             X[chunk] = self._read_features(ids[positions[chunk]])
         return X, labels[positions]
+
+    def hold_rows(self, rows):
+        """Read these rows now (in key order) and keep them decoded in memory for
+        the rest of this object's life, or until the next call (``None`` lets them
+        go).
+
+        For rows that batches ask for every epoch, but one at a time: the
+        positives, which :class:`~skimb.samplers.BlockShuffleSampler` spreads over
+        the epoch and which would otherwise be read by key each time. The
+        classifier holds a fit's training positives when they take at most 16 MiB.
+
+        Parameters
+        ----------
+        rows : array-like of int or None
+            Rows of this dataset (positions, as for indexing).
+        """
+        self._held = None
+        if rows is not None:
+            rows = np.unique(np.asarray(rows, dtype=np.int64))
+            features = self._fetch(rows)[0]
+            positions = rows if self._positions is None else self._positions[rows]
+            order = np.argsort(positions)
+            self._held = _HeldRows(positions[order], features[order])
 
     # -- block cache -------------------------------------------------------------
     def _fill_from_blocks(self, positions, X):
@@ -380,11 +465,16 @@ class SQLiteDataset(Dataset):
         blocks = positions // BLOCK_ROWS
         slot_per_row = cache.slot_of[blocks]
         missing = slot_per_row < 0
+        any_missing = bool(missing.any())
         cache.tick += 1
-        cache.last_used[slot_per_row[~missing]] = cache.tick
-        if missing.any():
-            unique, counts = np.unique(blocks[missing], return_counts=True)
-            to_read = unique[counts >= _DENSE_ROWS]
+        cache.last_used[slot_per_row[~missing] if any_missing else slot_per_row] = (
+            cache.tick
+        )
+        if any_missing:
+            missing_blocks = blocks[missing]
+            first = missing_blocks.min()
+            rows_asked = np.bincount(missing_blocks - first)
+            to_read = np.flatnonzero(rows_asked >= _DENSE_ROWS) + first
             # Blocks this batch uses were just marked, so the least recently used
             # slots go first; rows of a block evicted here are read by key below.
             # More blocks than slots would evict each other: read by key.
@@ -396,9 +486,12 @@ class SQLiteDataset(Dataset):
                     cache.store(block, slot, self._read_block(block))
                 slot_per_row = cache.slot_of[blocks]
                 missing = slot_per_row < 0
+                any_missing = bool(missing.any())
         flat = cache.slab.reshape(-1, self.n_features)
-        rows = slot_per_row.astype(np.int64) * BLOCK_ROWS + positions % BLOCK_ROWS
-        if not missing.any():  # the usual case: the whole batch from the cache
+        rows = slot_per_row.astype(np.int64) * BLOCK_ROWS + (
+            positions - blocks * BLOCK_ROWS
+        )
+        if not any_missing:  # the usual case: the whole batch from the cache
             np.take(flat, rows, axis=0, out=X)
             return _NO_ROWS
         served = np.flatnonzero(~missing)
@@ -551,6 +644,23 @@ class SQLiteDataset(Dataset):
         )
 
 
+class _HeldRows:
+    """Decoded rows kept by table position; see ``hold_rows``."""
+
+    def __init__(self, positions, features):
+        self.positions, self.features = positions, features
+
+    def fill(self, positions, X, rows):
+        """Fill the ``rows`` of X held here; return the other rows."""
+        if not len(self.positions):
+            return rows
+        slots = np.searchsorted(self.positions, positions[rows])
+        slots[slots == len(self.positions)] = 0
+        held = self.positions[slots] == positions[rows]
+        X[rows[held]] = self.features[slots[held]]
+        return rows[~held]
+
+
 class _BlockCache:
     """Decoded blocks in a fixed slab of ``capacity`` slots, least recently used out.
 
@@ -659,6 +769,12 @@ def write_sqlite(path, X, y=None, table="data", if_exists="fail"):
             with _transaction(conn):  # the swap: old table or new, never half
                 conn.execute(f"DROP TABLE IF EXISTS {_quote(table)}")
                 conn.execute(f"ALTER TABLE {_quote(target)} RENAME TO {_quote(table)}")
+        with _transaction(conn):
+            # Readers take the labels from it: a fraction of the table's pages.
+            conn.execute(
+                f"CREATE INDEX IF NOT EXISTS {_quote(f'{table}_label')} "
+                f"ON {_quote(table)}(label)"
+            )
     except BaseException:
         _drop_quietly(conn, _writing_name(table))  # a replacing write's partial table
         raise

@@ -1,0 +1,65 @@
+"""Validation rows read from disk once per fit, then held in memory when few."""
+
+import torch
+from torch.utils.data import Dataset
+
+from .batches import ArrayDataset, accepts_index_arrays
+
+# Validation rows of a dataset read from disk are held in memory up to this size
+# (250,000 rows of 64 float32 features); a larger split is read each epoch.
+HELD_MIB = 64
+_READ_ROWS = 8192
+
+
+class ReadOnce(Dataset):
+    """A dataset's rows read in one pass in storage order the first time any row is
+    asked for, then served from memory.
+
+    The classifier wraps the validation split of a dataset that reads in blocks
+    (:class:`~skimb.data.SQLiteDataset`) in it when the split takes at most
+    ``HELD_MIB`` MiB: the first epoch's validation pass reads the rows, and every
+    later validation pass and the threshold pass read nothing. Memory stays bounded
+    whatever the size of the file; the rows are let go with the fit's datasets.
+
+    Parameters
+    ----------
+    dataset : torch Dataset
+        Rows that answer ``__getitems__`` with a slice, as skimb's datasets do.
+    """
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+        self._rows = None
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, i):
+        return self._held()[i]
+
+    def __getitems__(self, indices):
+        return self._held().__getitems__(indices)
+
+    def _held(self):
+        if self._rows is None:
+            n, X, y = len(self.dataset), None, None
+            for start in range(0, n, _READ_ROWS):
+                stop = min(start + _READ_ROWS, n)
+                X_part, y_part = self.dataset.__getitems__(slice(start, stop))
+                if X is None:  # filled in place: no second copy at the peak
+                    X = torch.empty((n, *X_part.shape[1:]), dtype=torch.float32)
+                    y = torch.empty((n, *y_part.shape[1:]), dtype=torch.float32)
+                X[start:stop], y[start:stop] = X_part, y_part
+            self._rows = ArrayDataset(X, y)  # targets (and weights) as encoded
+        return self._rows
+
+
+def held_if_small(dataset, n_features):
+    """``dataset`` wrapped in :class:`ReadOnce` when it is one of skimb's (batches
+    as tensors) and its rows take at most ``HELD_MIB`` MiB as float32, else as it
+    is."""
+    if dataset is None or not accepts_index_arrays(dataset):
+        return dataset
+    if len(dataset) * n_features * 4 > HELD_MIB * 2**20:
+        return dataset
+    return ReadOnce(dataset)
