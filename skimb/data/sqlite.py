@@ -57,12 +57,13 @@ class SQLiteDataset(Dataset):
     cache_mib : float, default=64
         Memory for the block cache: decoded features of recently used blocks of
         ``BLOCK_ROWS`` (256) consecutive rows. A block is read whole, with one range
-        query, when a shuffled batch asks for several of its rows, as batches of
-        :class:`skimb.samplers.BlockShuffleSampler` do; it then serves the following
-        batches from memory. Random batches over a large table, and passes in row
-        order (prediction, validation), are read by primary key as before. ``0``
+        query, when a batch asks for at least 8 of its rows, as the batches of
+        :class:`skimb.samplers.BlockShuffleSampler` and passes in row order over a
+        split do; it then serves the following batches from memory. Random batches
+        over a large table (a row or two per block) are read by primary key. ``0``
         turns the cache off. The bound holds per dataset object and process (a
-        DataLoader worker has its own); it is allocated as blocks are stored.
+        DataLoader worker has its own); it is allocated as blocks are stored. Rows
+        held with :meth:`hold_rows` come on top of it.
 
     Attributes
     ----------
@@ -272,13 +273,20 @@ class SQLiteDataset(Dataset):
             one(f"SELECT MIN({id_col}) FROM {table}"),
             one(f"SELECT MAX({id_col}) FROM {table}"),
         )
-        # The rarer value's ids: LIMIT stops the commoner value's list half-way.
-        rare_ids = f"SELECT {id_col} FROM {table} WHERE {label} = ? ORDER BY 1 LIMIT ?"
+        # Which value is rarer: counting stops half-way through the commoner one.
+        count_low = one(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE {label} = ? LIMIT ?)",
+            low_label,
+            n // 2 + 1,
+        )
         rare, common = low_label, high_label
-        ids_of_rare = _read_column(conn.execute(rare_ids, (rare, n // 2 + 1)))
-        if len(ids_of_rare) > n // 2:
+        if count_low > n // 2:
             rare, common = common, rare
-            ids_of_rare = _read_column(conn.execute(rare_ids, (rare, n)))
+        ids_of_rare = _read_column(
+            conn.execute(
+                f"SELECT {id_col} FROM {table} WHERE {label} = ? ORDER BY 1", (rare,)
+            )
+        )
         if high - low + 1 == n:
             ids = np.arange(low, high + 1, dtype=np.int64)
         else:
