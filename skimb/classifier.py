@@ -19,6 +19,7 @@ from skorch.utils import is_dataset
 from torch.utils.data import BatchSampler
 
 from ._params import check_params, check_sample_weight
+from .batch_loop import LeanBatchLoop
 from .budget import resolve_budget
 from .data.batches import (
     ArrayDataset,
@@ -57,7 +58,7 @@ _AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 INFERENCE_BATCH_SIZE = 1024
 
 
-class ImbalancedNetClassifier(NeuralNetBinaryClassifier):
+class ImbalancedNetClassifier(LeanBatchLoop, NeuralNetBinaryClassifier):
     """A scikit-learn classifier on a PyTorch module, for imbalanced binary data.
 
     A :class:`skorch.NeuralNetBinaryClassifier` whose loss, positive weight, batch
@@ -705,7 +706,7 @@ default=None
             batches = self.get_iterator(rows, training=False)
             for batch in progress(batches, self, len(rows), "threshold"):
                 X_batch, y_batch = unpack_data(batch)
-                logits.append(self.evaluation_step((X_batch, y_batch)).float().cpu())
+                logits.append(self.evaluate_batch((X_batch, y_batch)).float().cpu())
                 targets.append(torch.as_tensor(y_batch).reshape(len(logits[-1]), -1))
         logits = torch.cat(logits).double().numpy()
         targets = torch.cat(targets).double().numpy()
