@@ -49,7 +49,7 @@ BASELINES = ["mlp", "mlp_weighted", "smote_mlp", "logreg", "lightgbm"]
 # skimb's defaults, and the variants that show what each default is worth
 DEFAULT_METHODS = [
     "skimb", "skimb_select_log_loss", "skimb_no_correction", "skimb_unweighted",
-    "skimb_focal", "skimb_old_defaults",
+    "skimb_focal", "skimb_no_tie_break",
 ]  # fmt: skip
 METRICS = ["ap", "roc_auc", "f1", "log_loss", "brier", "fit_s"]
 HIGHER_IS_BETTER = {"ap": True, "roc_auc": True, "f1": True, "log_loss": False,
@@ -108,6 +108,14 @@ SKIMB_VARIANTS = {
         "early_stopping__patience": None,
     },
     "skimb": {},
+    # selection ties (dev_tie_break): the previous rule, exact ties, other bands
+    "skimb_no_tie_break": {
+        "early_stopping__tie_monitor": None,
+        "early_stopping__min_delta": 0.0,
+    },
+    "skimb_exact_ties": {"early_stopping__min_delta": 0.0},
+    "skimb_band002": {"early_stopping__min_delta": 0.002},
+    "skimb_band01": {"early_stopping__min_delta": 0.01},
     "skimb_robust": {"scaling": "robust"},
     "skimb_noscale": {"scaling": None},
     "skimb_no_correction": {"prior_correction": False},
@@ -259,11 +267,13 @@ class PlainMLP(ClassifierMixin, BaseEstimator):
         return (self.predict_proba(X)[:, 1] > 0.5).astype(int)
 
 
-def folds(name, n_splits, n_repeats):
+def folds(name, n_splits, n_repeats, seed=0):
     from sklearn.model_selection import RepeatedStratifiedKFold
 
     X, y = load_set(name)
-    cv = RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=n_repeats, random_state=0)
+    cv = RepeatedStratifiedKFold(
+        n_splits=n_splits, n_repeats=n_repeats, random_state=seed
+    )
     return list(cv.split(X, y))
 
 
@@ -411,6 +421,12 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, help="CV repeats (default 2, quick 1)")
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--name", default=None, help="results file stem")
+    parser.add_argument(
+        "--cv-seed",
+        type=int,
+        default=0,
+        help="seed of the folds; development runs use another than the reported 0",
+    )
     args = parser.parse_args(argv)
 
     sets = args.sets or (QUICK_SETS if args.quick else KEEL_SETS + SYNTHETIC_SETS)
@@ -429,7 +445,7 @@ def main(argv=None):
     tasks = [
         (m, s, i, train, test)
         for s in sets
-        for i, (train, test) in enumerate(folds(s, 5, repeats))
+        for i, (train, test) in enumerate(folds(s, 5, repeats, args.cv_seed))
         for m in methods
     ]
     # Largest sets first, so that the two workers finish together.

@@ -35,7 +35,8 @@ def test_restored_model_predicts_as_the_selected_epoch(imbalanced):
     )
     clf.fit(X, y)
     smoothed_ap = clf.history[:, "valid_ap_smoothed"]  # the default monitor
-    assert clf.best_epoch_ == int(np.nanargmax(smoothed_ap)) + 1
+    losses = clf.history[:, "valid_loss"]
+    assert clf.best_epoch_ == replay_selection(smoothed_ap, losses, min_delta=0.005)
     assert len(clf.history) == 12  # patience=None trains every epoch
     with torch.no_grad():
         clf.module_.eval()
@@ -63,8 +64,59 @@ def test_higher_is_better_monitors(imbalanced, monitor):
         early_stopping__smoothing=0.0,
         early_stopping__patience=None,
     ).fit(X, y)
-    scores = clf.history[:, monitor]
-    assert clf.best_epoch_ == int(np.nanargmax(scores)) + 1
+    scores = np.array(clf.history[:, monitor], dtype=float)
+    losses = np.array(clf.history[:, "valid_loss"])
+    # the best score; of epochs tied for it, the lowest validation loss
+    tied = np.flatnonzero(scores == np.nanmax(scores))
+    assert clf.best_epoch_ == int(tied[np.argmin(losses[tied])]) + 1
+
+
+def test_a_perfect_ranking_from_the_first_epoch_does_not_keep_that_epoch():
+    # separable data: validation AP is 1.0 from epoch 1 on, while the network is
+    # still far from confident; the tie goes to the lowest validation loss
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400, 5)).astype(np.float32)
+    y = (X[:, 0] > 1.2).astype(int)
+    X[y == 1, 0] += 3.0
+    clf = quiet(max_epochs=15, early_stopping__patience=None).fit(X, y)
+    ap = np.array(clf.history[:, "valid_ap"])
+    losses = np.array(clf.history[:, "valid_loss"])
+    assert np.all(ap == 1.0)
+    assert clf.best_epoch_ == int(np.argmin(losses)) + 1 > 1
+    # without the tie-break, epoch 1 and its squeezed probabilities
+    first = quiet(
+        max_epochs=15, early_stopping__patience=None, early_stopping__tie_monitor=None
+    ).fit(X, y)
+    assert first.best_epoch_ == 1
+
+
+def test_scores_within_min_delta_tie_and_the_loss_decides(imbalanced):
+    X, y = imbalanced
+    clf = quiet(
+        max_epochs=12,
+        early_stopping__smoothing=0.0,
+        early_stopping__patience=None,
+        early_stopping__min_delta=0.05,
+    ).fit(X, y)
+    ap = np.array(clf.history[:, "valid_ap"])
+    losses = np.array(clf.history[:, "valid_loss"])
+    assert clf.best_epoch_ == replay_selection(ap, losses, min_delta=0.05)
+
+
+def replay_selection(scores, losses, min_delta):
+    """BestEpoch's rule, written out: an epoch is selected when it beats the
+    selected epoch's score by more than min_delta, or scores within min_delta of
+    the best score so far with a lower loss than the selected epoch."""
+    best = leader = None
+    for epoch, (score, loss) in enumerate(zip(scores, losses, strict=True)):
+        if (
+            best is None
+            or score > scores[best] + min_delta
+            or (score >= leader - min_delta and loss < losses[best])
+        ):
+            best = epoch
+        leader = score if leader is None else max(leader, score)
+    return best + 1
 
 
 def test_smoothing_selects_on_the_moving_average(imbalanced):
@@ -80,7 +132,9 @@ def test_smoothing_selects_on_the_moving_average(imbalanced):
     for value in raw[1:]:
         ema.append(0.5 * ema[-1] + 0.5 * value)
     np.testing.assert_allclose(clf.history[:, "valid_log_loss_smoothed"], ema)
-    assert clf.best_epoch_ == int(np.argmin(ema)) + 1
+    # lower is better: replayed on the negated scores
+    losses = clf.history[:, "valid_loss"]
+    assert clf.best_epoch_ == replay_selection(-np.array(ema), losses, 0.005)
 
 
 def test_no_selection_without_a_split_or_when_off(imbalanced):
