@@ -62,9 +62,7 @@ def expected_f1_threshold(proba, sample_weight=None):
     >>> round(expected_f1_threshold([0.9, 0.8, 0.2, 0.1, 0.05]), 6)
     0.5
     """
-    curve = Curve(proba, proba, sample_weight)  # p_i as soft labels
-    expected = 2 * curve.tps / (curve.tps + curve.fps + curve.tps[-1])
-    return curve.threshold_after(int(np.argmax(expected)))
+    return Curve(proba, proba, sample_weight).expected_f1_threshold()
 
 
 class Curve:
@@ -86,6 +84,16 @@ class Curve:
         self.tps = np.cumsum(w * y)[last_of_tie]
         self.fps = np.cumsum(w * (1 - y))[last_of_tie]
         self.has_both_classes = bool(self.tps[-1] > 0 and self.fps[-1] > 0)
+        # The same counts with the probabilities as soft labels (expected true
+        # positives), from the same sort.
+        self.expected_tps = np.cumsum(w * proba)[last_of_tie]
+
+    def expected_f1_threshold(self):
+        """:func:`expected_f1_threshold` of this curve's scores."""
+        expected_tps = self.expected_tps
+        # predicted positives: tps + fps (weights); expected positives: all p_i
+        expected = 2 * expected_tps / (self.tps + self.fps + expected_tps[-1])
+        return self.threshold_after(int(np.argmax(expected)))
 
     def f1_threshold(self):
         """:func:`f1_optimal_threshold` of this curve (0.5 with one class only)."""
@@ -126,7 +134,7 @@ def tuned_threshold(y_true, proba, sample_weight=None, curve=None):
     """
     if curve is None:
         curve = Curve(np.asarray(y_true).ravel() > 0.5, proba, sample_weight)
-    return 0.5 * (curve.f1_threshold() + expected_f1_threshold(proba, sample_weight))
+    return 0.5 * (curve.f1_threshold() + curve.expected_f1_threshold())
 
 
 def best_f1(y_true, proba, sample_weight=None):

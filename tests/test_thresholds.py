@@ -88,3 +88,13 @@ def test_tuned_threshold_is_the_mean_of_both_rules():
     proba = np.array([0.05, 0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.9])
     expected = (f1_optimal_threshold(y, proba) + expected_f1_threshold(proba)) / 2
     assert tuned_threshold(y, proba) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_tuned_threshold_shares_one_sort_with_weights_and_ties(seed):
+    rng = np.random.default_rng(seed)
+    proba = np.round(rng.random(300), 2)  # many ties
+    y = (rng.random(300) < proba).astype(int)
+    w = rng.random(300) * 3
+    expected = (f1_optimal_threshold(y, proba, w) + expected_f1_threshold(proba, w)) / 2
+    assert tuned_threshold(y, proba, w) == pytest.approx(expected, abs=1e-12)

@@ -111,6 +111,7 @@ class SQLiteDataset(Dataset):
         self._conn, self._conn_pid = None, None
         self._bytes_conn = None
         self._held = None
+        self._joined_sql = None
         self._all_ids = self._all_labels = None
         self._cache = None
         self._resolve_schema()
@@ -552,14 +553,15 @@ class SQLiteDataset(Dataset):
         conn = self._bytes_connection()
         if conn is None:
             return None
-        blob, id_col = _quote(self._blob_column), _quote(self._id_column)
-        in_order = (
-            f" ORDER BY {id_col}" if sqlite3.sqlite_version_info >= (3, 44) else ""
-        )
+        if self._joined_sql is None:  # built once: this runs for every block
+            blob, id_col = _quote(self._blob_column), _quote(self._id_column)
+            in_order = f" ORDER BY {id_col}" if _ORDERED_AGGREGATES else ""
+            self._joined_sql = (
+                f"SELECT group_concat({blob}, ''{in_order}), COUNT(*) "
+                f"FROM {_quote(self.table)} WHERE {id_col} BETWEEN ? AND ?"
+            )
         joined, n_found = conn.execute(
-            f"SELECT group_concat({blob}, ''{in_order}), COUNT(*) "
-            f"FROM {_quote(self.table)} WHERE {id_col} BETWEEN ? AND ?",
-            (int(range_ids[0]), int(range_ids[-1])),
+            self._joined_sql, (int(range_ids[0]), int(range_ids[-1]))
         ).fetchone()
         self._check_unchanged(range_ids, n_found)
         if joined is None or len(joined) != 4 * self.n_features * len(range_ids):
