@@ -133,8 +133,9 @@ default=None
         the end of ``fit`` (:class:`skimb.selection.BestEpoch`); stop once it has not
         improved for ``patience`` epochs. ``"auto"``: on when there is a validation
         split. Options via ``early_stopping__*`` (``monitor="valid_ap"``,
-        ``smoothing=0.5``, ``patience="auto"``, ``min_delta``,
-        ``lower_is_better``).
+        ``smoothing=0.5``, ``patience="auto"``, ``min_delta=0.005``,
+        ``tie_monitor="valid_loss"``: epochs within ``min_delta`` of the best score
+        tie, and the lowest validation loss wins; ``lower_is_better``).
     threshold : float in (0, 1) or "f1", default="f1"
         Decision threshold of ``predict`` on ``predict_proba(X)[:, 1]``. ``"f1"``
         tunes it for F1 on the validation split, with the selected epoch's weights:
