@@ -49,22 +49,25 @@ class LeanBatchLoop:
             getattr(callback, method_name)(self, **cb_kwargs)
 
     def _batch_listeners(self, method_name):
-        """The callbacks whose ``method_name`` is their own, not Callback's no-op;
-        recomputed when the callbacks change (skorch rebuilds ``callbacks_`` on
-        ``initialize_callbacks`` and ``set_params``)."""
+        """The callbacks whose ``method_name`` is their own, not Callback's no-op.
+
+        Cached for the current ``callbacks_`` list, which skorch replaces on every
+        ``initialize_callbacks`` (each ``fit``): the cache holds that list itself,
+        so a new list is always seen as new (an ``id`` could be reused once the old
+        list is freed)."""
         callbacks = self.callbacks_
-        key = (id(callbacks), len(callbacks), method_name)
-        cache = self.__dict__.setdefault("_listeners_cache", {})
-        if key not in cache:
-            if len(cache) > 32:
-                cache.clear()
+        cached = self.__dict__.get("_listeners")
+        if cached is None or cached[0] is not callbacks or cached[1] != len(callbacks):
+            cached = self.__dict__["_listeners"] = (callbacks, len(callbacks), {})
+        by_hook = cached[2]
+        if method_name not in by_hook:
             base = getattr(Callback, method_name)
-            cache[key] = [
+            by_hook[method_name] = [
                 cb
                 for _, cb in callbacks
                 if getattr(type(cb), method_name, None) is not base
             ]
-        return cache[key]
+        return by_hook[method_name]
 
     def _set_training(self, training=True):
         for name in self._modules + self._criteria:

@@ -48,6 +48,19 @@ def test_callbacks_get_every_batch_hook_they_define(imbalanced):
     assert late is not counter and late.calls_["grad"] == 3 * -(-n_train // 100)
 
 
+def test_every_fit_of_one_net_reaches_its_own_callbacks(imbalanced):
+    # each fit builds new callback instances (a new callbacks_ list): the batch
+    # hooks must reach those, never the instances of an earlier fit
+    X, y = imbalanced
+    clf = quiet(max_epochs=2, callbacks=[CountHooks()])
+    for _ in range(4):
+        clf.fit(X, y)
+        listeners = clf._batch_listeners("on_batch_end")
+        current = [cb for _, cb in clf.callbacks_]
+        assert all(any(cb is c for c in current) for cb in listeners)
+        assert not np.isnan(clf.history[-1, "valid_ap"])
+
+
 def test_listeners_skip_the_base_class_no_ops(imbalanced):
     X, y = imbalanced
     clf = quiet(max_epochs=1, callbacks=[CountHooks()]).fit(X, y)
