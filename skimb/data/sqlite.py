@@ -18,8 +18,10 @@ _MAX_PARAMS = 30000
 # Rows per cached block. A block is read whole with one range query, which runs at the
 # speed of a sequential scan (about 5x a lookup by key per row).
 BLOCK_ROWS = 256
-# A block is read whole only when a shuffled batch asks for at least this many of its
-# rows (so the batches after it will likely ask for more).
+_BLOCK_BITS = BLOCK_ROWS.bit_length() - 1  # BLOCK_ROWS is a power of two
+# A block is read whole only when a batch asks for at least this many of its rows
+# (a window of a block shuffle, or a pass in row order over a split); fewer are read
+# by key.
 _DENSE_ROWS = 8
 _NO_ROWS = np.empty(0, dtype=np.int64)
 # SQLite 3.44+ takes an ORDER BY inside an aggregate (group_concat); before it,
@@ -412,9 +414,12 @@ class SQLiteDataset(Dataset):
         """Features (float32, 2-d) and labels of the rows at these positions."""
         ids, labels = self._load_ids_and_labels()
         n = len(self)
-        if indices.size and (indices.min() < -n or indices.max() >= n):
-            raise IndexError(f"row index out of range for {n} rows")
-        indices = np.where(indices < 0, indices + n, indices)
+        if indices.size:
+            lowest, highest = indices.min(), indices.max()
+            if lowest < -n or highest >= n:
+                raise IndexError(f"row index out of range for {n} rows")
+            if lowest < 0:
+                indices = np.where(indices < 0, indices + n, indices)
         positions = indices if self._positions is None else self._positions[indices]
         X = np.empty((len(positions), self.n_features), dtype=np.float32)
         rest = self._fill_from_blocks(positions, X)
@@ -471,7 +476,7 @@ class SQLiteDataset(Dataset):
             return self._fill_from_cache(cache, positions, X)
 
     def _fill_from_cache(self, cache, positions, X):
-        blocks = positions // BLOCK_ROWS
+        blocks = positions >> _BLOCK_BITS  # // BLOCK_ROWS, a power of two
         slot_per_row = cache.slot_of[blocks]
         missing = slot_per_row < 0
         any_missing = bool(missing.any())
@@ -497,8 +502,8 @@ class SQLiteDataset(Dataset):
                 missing = slot_per_row < 0
                 any_missing = bool(missing.any())
         flat = cache.slab.reshape(-1, self.n_features)
-        rows = slot_per_row.astype(np.int64) * BLOCK_ROWS + (
-            positions - blocks * BLOCK_ROWS
+        rows = (slot_per_row.astype(np.int64) << _BLOCK_BITS) | (
+            positions & (BLOCK_ROWS - 1)
         )
         if not any_missing:  # the usual case: the whole batch from the cache
             np.take(flat, rows, axis=0, out=X)
