@@ -530,22 +530,23 @@ default=None
         dataset_train, dataset_valid = map(
             sorted_subset, (dataset_train, dataset_valid)
         )
-        if reads_in_blocks(dataset_train):
-            # Read from disk: the validation rows once per fit, not once per epoch.
-            dataset_valid = held_if_small(dataset_valid, self.n_features_in_)
         train_labels = subset_labels(dataset_train, y)
-        if reads_in_blocks(dataset_train):
-            # The positives, spread over every epoch: read by key once, not per epoch.
+        on_disk = reads_in_blocks(dataset_train)
+        if on_disk:
+            # The validation rows read once per fit, not once per epoch; the
+            # positives, spread over every epoch, read by key once.
+            dataset_valid = held_if_small(dataset_valid, self.n_features_in_)
             hold_rare_rows(dataset_train, train_labels)
-        self.sampler_ = self._make_sampler(
-            train_labels, reads_in_blocks(dataset_train), dataset_train
-        )
+        # Where each training row is stored: the sampler's blocks and the scaling
+        # sample are cut over it.
+        stored_at = storage_positions(dataset_train)
+        self.sampler_ = self._make_sampler(train_labels, on_disk, stored_at)
         presented = _presented_labels(self.sampler_, train_labels)
         self._class_counts = (class_counts(presented), class_counts(train_labels))
         self.pos_weight_ = resolve_pos_weight(self.pos_weight, presented)
         self.set_weight_in_force(self.pos_weight_)
         if self.scaling is not None and getattr(self, "scaler_", None) is None:
-            self.scaler_ = self._fit_scaler(dataset_train)
+            self.scaler_ = self._fit_scaler(dataset_train, stored_at)
         # The rows the decision threshold is tuned on, after training.
         self._threshold_rows = dataset_train if dataset_valid is None else dataset_valid
         return dataset_train, dataset_valid
@@ -818,11 +819,12 @@ default=None
             self.device_ = resolve_device("auto")
 
     # -- strategies ------------------------------------------------------------------
-    def _fit_scaler(self, dataset_train):
+    def _fit_scaler(self, dataset_train, stored_at):
         """A FeatureScaler fitted on the training rows (a sample of whole blocks of
-        them, past ``SCALING_SAMPLE_ROWS``), read batch by batch."""
+        them, past ``SCALING_SAMPLE_ROWS``; ``stored_at``: where each is stored),
+        read batch by batch."""
         generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, ())))
-        rows = scaling_sample(storage_positions(dataset_train), generator)
+        rows = scaling_sample(stored_at, generator)
         if rows is not None:
             dataset_train = IndexSubset(dataset_train, rows)
         batches = (
@@ -838,7 +840,9 @@ default=None
             batches, n_rows=len(dataset_train), generator=generator
         )
 
-    def _make_sampler(self, train_labels, reads_in_blocks=False, dataset_train=None):
+    def _make_sampler(self, train_labels, reads_in_blocks=False, stored_at=None):
+        """The training sampler (``sampler_``); ``stored_at``, where each training
+        row is stored, for samplers that cut blocks."""
         kwargs = self.get_params_for("sampler")
         sampler = self.sampler
         if self.get_params_for("iterator_train").get("shuffle") is False:
@@ -857,10 +861,10 @@ default=None
         cls = SAMPLERS[sampler] if isinstance(sampler, str) else sampler
         if reads_in_blocks and cls is BatchBalancedSampler:
             kwargs.setdefault("block_size", BLOCK_ROWS)  # its block-aware variant
-        if dataset_train is not None and _accepts(cls, "storage_positions"):
+        if stored_at is not None and _accepts(cls, "storage_positions"):
             # Blocks of the stored rows, not of the split's: on disk each is then
             # read once per epoch (and arrays are cut the same way).
-            kwargs.setdefault("storage_positions", storage_positions(dataset_train))
+            kwargs.setdefault("storage_positions", stored_at)
         if issubclass(cls, BatchSampler) and _accepts(cls, "batch_size"):
             batch_size = self.get_params_for("iterator_train").get("batch_size")
             kwargs.setdefault("batch_size", batch_size or self._batch_size(True))

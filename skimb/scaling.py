@@ -10,12 +10,12 @@ sees, in training and in prediction.
 import numpy as np
 import torch
 
+from .data.sqlite import BLOCK_ROWS
+
 SCALINGS = (None, "standard", "robust")
 
 #: Training rows (at most, in whole blocks) the scaling statistics are taken from.
 SCALING_SAMPLE_ROWS = 2**17
-#: Consecutive stored rows per block of that sample (a SQLiteDataset's cache block).
-SAMPLE_BLOCK_ROWS = 256
 #: Rows sampled (at most) for the quantiles of robust scaling.
 ROBUST_SAMPLE_ROWS = 100_000
 #: Robust-scaled values are smoothly clipped to about +-CLIP (as RealMLP does).
@@ -101,7 +101,7 @@ class FeatureScaler:
 def scaling_sample(stored_at, generator):
     """Which training rows the scaling statistics are taken from: None (all of
     them) up to ``SCALING_SAMPLE_ROWS`` rows; past it, the rows of whole blocks of
-    ``SAMPLE_BLOCK_ROWS`` stored rows, blocks drawn at random until the sample has
+    ``BLOCK_ROWS`` stored rows, blocks drawn at random until the sample has
     ``SCALING_SAMPLE_ROWS`` rows.
 
     Whole blocks, because a table on disk reads a block with one range query: the
@@ -115,7 +115,7 @@ def scaling_sample(stored_at, generator):
     stored_at = np.asarray(stored_at)
     if len(stored_at) <= SCALING_SAMPLE_ROWS:
         return None
-    block_of_row = stored_at // SAMPLE_BLOCK_ROWS
+    block_of_row = stored_at // BLOCK_ROWS
     blocks, rows_per_block = np.unique(block_of_row, return_counts=True)
     order = torch.randperm(len(blocks), generator=generator).numpy()
     enough = np.searchsorted(np.cumsum(rows_per_block[order]), SCALING_SAMPLE_ROWS)

@@ -84,13 +84,14 @@ class Curve:
         self.tps = np.cumsum(w * y)[last_of_tie]
         self.fps = np.cumsum(w * (1 - y))[last_of_tie]
         self.has_both_classes = bool(self.tps[-1] > 0 and self.fps[-1] > 0)
-        # The same counts with the probabilities as soft labels (expected true
-        # positives), from the same sort.
-        self.expected_tps = np.cumsum(w * proba)[last_of_tie]
+        # kept for expected_f1_threshold (the per-epoch scores never ask for it)
+        self._sorted = (proba, w, last_of_tie)
 
     def expected_f1_threshold(self):
-        """:func:`expected_f1_threshold` of this curve's scores."""
-        expected_tps = self.expected_tps
+        """:func:`expected_f1_threshold` of this curve's scores, from its sort."""
+        proba, w, last_of_tie = self._sorted
+        # the probabilities as soft labels: expected true positives
+        expected_tps = np.cumsum(w * proba)[last_of_tie]
         # predicted positives: tps + fps (weights); expected positives: all p_i
         expected = 2 * expected_tps / (self.tps + self.fps + expected_tps[-1])
         return self.threshold_after(int(np.argmax(expected)))

@@ -4,6 +4,7 @@ import torch
 
 import skimb.scaling
 from skimb import SQLiteDataset, write_sqlite
+from skimb.data.sqlite import BLOCK_ROWS
 from skimb.scaling import CLIP, FeatureScaler, scaling_sample
 from tests.conftest import quiet
 
@@ -126,7 +127,7 @@ def test_scaling_sample_takes_whole_stored_blocks(seed, monkeypatch):
     generator = torch.Generator().manual_seed(seed)
     assert scaling_sample(stored_at[:1000], generator) is None  # few rows: all
     rows = scaling_sample(stored_at, generator)
-    block = stored_at // skimb.scaling.SAMPLE_BLOCK_ROWS
+    block = stored_at // BLOCK_ROWS
     chosen = np.unique(block[rows])
     # whole blocks: every training row of a chosen block, none of the others
     np.testing.assert_array_equal(rows, np.flatnonzero(np.isin(block, chosen)))

@@ -180,13 +180,14 @@ class SQLiteDataset(Dataset):
     # -- connection, per process -------------------------------------------------
     def _connection(self):
         if self._conn is None or self._conn_pid != os.getpid():
-            uri = f"file:{quote(os.path.abspath(self.path))}?mode=ro"
-            # A busy timeout lets reads wait out another process's commit.
-            self._conn = sqlite3.connect(
-                uri, uri=True, timeout=30, check_same_thread=False
-            )
+            self._conn = self._open_read_only()
             self._conn_pid = os.getpid()
         return self._conn
+
+    def _open_read_only(self):
+        uri = f"file:{quote(os.path.abspath(self.path))}?mode=ro"
+        # A busy timeout lets reads wait out another process's commit.
+        return sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -211,11 +212,12 @@ class SQLiteDataset(Dataset):
     def _read_ids_and_labels(self):
         """All row ids in primary-key order, and the label of each.
 
-        A table with at most two label values is read with one scan that returns a
-        single string, one character per row (whether its label is the first row's
-        label), and the ids are a range when they have no gaps (as ``write_sqlite``
-        writes them): about a third of the time of reading an (id, label) tuple per
-        row, which is the fallback for any other table.
+        Binary labels with an index on them (as ``write_sqlite`` makes) are read
+        through the index. Without one, a table with at most two numeric label
+        values is read with one scan that returns a single string, one character
+        per row (whether its label is the first row's label): about a third of the
+        time of reading an (id, label) tuple per row, which is the fallback for any
+        other table. The ids are a range when they have no gaps.
         """
         from_index = self._ids_and_labels_from_index()
         if from_index is not None:
@@ -226,7 +228,8 @@ class SQLiteDataset(Dataset):
         table, id_col = _quote(self.table), _quote(self._id_column)
         label = _quote(self.label)
         first = conn.execute(f"SELECT {label} FROM {table} LIMIT 1").fetchone()
-        if first is None or first[0] is None:
+        if first is None or first[0] is None or isinstance(first[0], bytes):
+            # empty, NULL or text labels (text arrives as this connection's bytes)
             return self._read_id_label_rows()
         in_order = f" ORDER BY {id_col}" if _ORDERED_AGGREGATES else ""
         flags, n, low, high, other, other_max = conn.execute(
@@ -238,12 +241,9 @@ class SQLiteDataset(Dataset):
         ).fetchone()
         if len(flags) != n or other != other_max:  # NULL labels, or > 2 values
             return self._read_id_label_rows()
-        if high - low + 1 == n:
-            ids = np.arange(low, high + 1, dtype=np.int64)
-        else:
-            ids = _read_column(conn.execute(f"SELECT {id_col} FROM {table} ORDER BY 1"))
-        if isinstance(first[0], bytes) or isinstance(other, bytes):
+        if isinstance(other, bytes):
             return self._read_id_label_rows()  # text labels: this connection's bytes
+        ids = self._all_row_ids(conn, n, low, high)
         is_first = np.frombuffer(flags, dtype=np.uint8) == ord("1")
         if other is None:
             return ids, np.array([first[0]])[np.zeros(n, dtype=np.intp)]
@@ -290,13 +290,22 @@ class SQLiteDataset(Dataset):
                 f"SELECT {id_col} FROM {table} WHERE {label} = ? ORDER BY 1", (rare,)
             )
         )
-        if high - low + 1 == n:
-            ids = np.arange(low, high + 1, dtype=np.int64)
-        else:
-            ids = _read_column(conn.execute(f"SELECT {id_col} FROM {table} ORDER BY 1"))
+        ids = self._all_row_ids(conn, n, low, high)
         is_rare = np.zeros(n, dtype=np.intp)
         is_rare[np.searchsorted(ids, ids_of_rare)] = 1
         return ids, np.array([common, rare])[is_rare]
+
+    def _all_row_ids(self, conn, n, low, high):
+        """The table's ``n`` row ids in order, lowest ``low`` and highest ``high``:
+        a range when there are no gaps (as ``write_sqlite`` writes them), else
+        read."""
+        if high - low + 1 == n:
+            return np.arange(low, high + 1, dtype=np.int64)
+        return _read_column(
+            conn.execute(
+                f"SELECT {_quote(self._id_column)} FROM {_quote(self.table)} ORDER BY 1"
+            )
+        )
 
     def _label_is_indexed(self, conn):
         for index in conn.execute(f"PRAGMA index_list({_quote(self.table)})"):
@@ -581,8 +590,7 @@ class SQLiteDataset(Dataset):
         BLOB read as UTF-16 text would not keep its bytes."""
         conn = self._bytes_conn
         if conn is None or conn[1] != os.getpid():
-            uri = f"file:{quote(os.path.abspath(self.path))}?mode=ro"
-            handle = sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
+            handle = self._open_read_only()
             handle.text_factory = bytes
             encoding = handle.execute("PRAGMA encoding").fetchone()[0]
             if encoding != b"UTF-8":
