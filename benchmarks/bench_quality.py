@@ -48,8 +48,7 @@ QUICK_SETS = [
 BASELINES = ["mlp", "mlp_weighted", "smote_mlp", "logreg", "lightgbm"]
 # skimb's defaults, and the variants that show what each default is worth
 DEFAULT_METHODS = [
-    "skimb", "skimb_select_log_loss", "skimb_no_correction", "skimb_unweighted",
-    "skimb_focal", "skimb_no_tie_break",
+    "skimb", "skimb_no_bagging", "skimb_no_correction", "skimb_unweighted",
 ]  # fmt: skip
 METRICS = ["ap", "roc_auc", "f1", "log_loss", "brier", "fit_s"]
 HIGHER_IS_BETTER = {"ap": True, "roc_auc": True, "f1": True, "log_loss": False,
@@ -108,6 +107,7 @@ SKIMB_VARIANTS = {
         "early_stopping__patience": None,
     },
     "skimb": {},
+    "skimb_no_bagging": {"bagging": None},
     # selection ties (dev_tie_break): the previous rule, exact ties, other bands
     "skimb_no_tie_break": {
         "early_stopping__tie_monitor": None,
@@ -202,6 +202,8 @@ def make_method(name, seed):
         if params.get("optimizer") == "adamw":
             params.update(optimizer=torch.optim.AdamW, optimizer__weight_decay=1e-2)
         return ImbalancedNetClassifier(random_state=seed, verbose=0, **params)
+    if name in PROTOTYPES:
+        return ProtoSkimb(seed=seed, mode=PROTOTYPES[name])
     if name == "mlp":
         return make_pipeline(StandardScaler(), PlainMLP(seed=seed))
     if name == "mlp_weighted":
@@ -225,6 +227,82 @@ def make_method(name, seed):
         cls = RealMLP_TD_Classifier if name == "realmlp" else TabM_D_Classifier
         return cls(random_state=seed, n_threads=1, device="cpu", verbosity=0)
     raise ValueError(f"unknown method {name!r}")
+
+
+PROTOTYPES = {
+    "proto_refit": "refit", "proto_refit_avg": "refit_avg", "proto_bag5": "bag5",
+    "proto_bag3": "bag3", "proto_bag5_mean_thr": "bag5_mean_thr",
+}  # fmt: skip
+
+
+class FoldSplit:
+    def __init__(self, k, j, seed):
+        self.k, self.j, self.seed = k, j, seed
+
+    def indices(self, y):
+        from sklearn.model_selection import StratifiedKFold
+
+        cv = StratifiedKFold(self.k, shuffle=True, random_state=self.seed)
+        return list(cv.split(np.zeros(len(y)), y))[self.j]
+
+    def __call__(self, dataset, y=None, groups=None):
+        from torch.utils.data import Subset
+
+        train, valid = self.indices(np.asarray(y))
+        return Subset(dataset, train), Subset(dataset, valid)
+
+
+class ProtoSkimb(ClassifierMixin, BaseEstimator):
+    """Prototypes: refit on all rows / cross-fit bagging."""
+
+    def __init__(self, seed=0, mode="refit"):
+        self.seed = seed
+        self.mode = mode
+
+    def fit(self, X, y):
+        from skimb import ImbalancedNetClassifier
+        from skimb.thresholds import tuned_threshold
+
+        X = np.asarray(X, np.float32)
+        y = np.asarray(y)
+        self.classes_ = np.array([0, 1])
+        if self.mode.startswith("refit"):
+            first = ImbalancedNetClassifier(random_state=self.seed, verbose=0).fit(X, y)
+            again = ImbalancedNetClassifier(
+                random_state=self.seed + 1000, verbose=0, train_split=None,
+                max_epochs=first.best_epoch_ or first.max_epochs_,
+                batch_size=first.batch_size_, early_stopping=False,
+                threshold=first.threshold_,
+            ).fit(X, y)  # fmt: skip
+            self.members_ = [first, again] if self.mode == "refit_avg" else [again]
+            self.threshold_ = first.threshold_
+            return self
+        k = int(self.mode[3])
+        self.members_, oof_p, oof_y, thresholds = [], [], [], []
+        for j in range(k):
+            split = FoldSplit(k, j, self.seed)
+            member = ImbalancedNetClassifier(
+                random_state=self.seed * 100 + j, verbose=0, train_split=split
+            ).fit(X, y)
+            _, valid = split.indices(y)
+            oof_p.append(member.predict_proba(X[valid])[:, 1])
+            oof_y.append(y[valid])
+            thresholds.append(member.threshold_)
+            self.members_.append(member)
+        if self.mode.endswith("mean_thr"):
+            self.threshold_ = float(np.mean(thresholds))
+        else:
+            self.threshold_ = tuned_threshold(
+                np.concatenate(oof_y).astype(float), np.concatenate(oof_p)
+            )
+        return self
+
+    def predict_proba(self, X):
+        X = np.asarray(X, np.float32)
+        return np.mean([m.predict_proba(X) for m in self.members_], axis=0)
+
+    def predict(self, X):
+        return (self.predict_proba(X)[:, 1] > self.threshold_).astype(int)
 
 
 class PlainMLP(ClassifierMixin, BaseEstimator):

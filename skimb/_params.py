@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
+from .bagging import check_bagging
 from .modules import resolve_module
 from .samplers import SAMPLERS
 from .scaling import SCALINGS
@@ -51,6 +52,12 @@ def check_params(net):
         raise ValueError(
             "early_stopping=True selects the epoch on the validation split, but "
             "train_split=None; use early_stopping='auto' or False, or a train_split"
+        )
+    check_bagging(net.bagging)
+    if not net._bags_by_default and net.bagging not in (None, False, 1, "auto"):
+        raise ValueError(
+            f"{type(net).__name__} trains one model across processes; "
+            f"bagging={net.bagging!r} is not supported, use 'auto' or None"
         )
     threshold = net.threshold
     if threshold != "f1" and not (_is_real(threshold) and 0 < threshold < 1):

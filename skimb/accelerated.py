@@ -32,6 +32,8 @@ class AcceleratedImbalancedNetClassifier(AccelerateMixin, ImbalancedNetClassifie
     - Validation, the threshold pass and ``predict_proba`` are not sharded: every
       process scores all validation rows, so all select the same epoch, stop at
       the same time and tune the same threshold; the weights stay identical.
+    - One model is trained across the processes: ``bagging="auto"`` trains no
+      bag (:mod:`skimb.bagging`), and an int ``bagging`` is refused.
 
     Parameters
     ----------
@@ -54,6 +56,9 @@ class AcceleratedImbalancedNetClassifier(AccelerateMixin, ImbalancedNetClassifie
     >>> clf.device is None
     True
     """
+
+    #: bagging="auto" resolves to one network (see the class docstring).
+    _bags_by_default = False
 
     def _sampler_sharding(self, sampler_class, options):
         # accelerate deals the batches out: the sampler itself must not shard

@@ -6,7 +6,7 @@ from contextlib import contextmanager, nullcontext
 import numpy as np
 import torch
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _num_samples, check_is_fitted, validate_data
 from skorch import NeuralNet, NeuralNetBinaryClassifier
 from skorch.callbacks import (
     EpochTimer,
@@ -19,6 +19,7 @@ from skorch.utils import is_dataset
 from torch.utils.data import BatchSampler
 
 from ._params import check_params, check_sample_weight
+from .bagging import fit_bagged, n_bags
 from .batch_loop import LeanBatchLoop
 from .budget import resolve_budget
 from .data.batches import (
@@ -136,6 +137,17 @@ default=None
         ``smoothing=0.5``, ``patience="auto"``, ``min_delta=0.005``,
         ``tie_monitor="valid_loss"``: epochs within ``min_delta`` of the best score
         tie, and the lowest validation loss wins; ``lower_is_better``).
+    bagging : "auto", None, bool or int, default="auto"
+        Cross-fit bagging (:mod:`skimb.bagging`): ``k`` networks, network ``j``
+        trained on all folds of a stratified k-fold split of the training rows but
+        fold ``j``, which selects its epoch; ``threshold="f1"`` is tuned on the
+        out-of-fold predictions of all training rows, and ``predict_proba`` is the
+        mean of the networks' prior-corrected probabilities. Costs ``k`` fits.
+        ``"auto"``: 5 networks (the folds of the default ``ValidSplit(5)``) on data
+        of at most 20,000 rows, where one validation split is small and noisy and
+        fits are cheap; one network on larger data, with another or no
+        ``train_split``, with ``warm_start``, or for a module instance (trained as
+        given). An int ``k >= 2``: ``k`` networks; ``None``, ``False`` or 1: one.
     threshold : float in (0, 1) or "f1", default="f1"
         Decision threshold of ``predict`` on ``predict_proba(X)[:, 1]``. ``"f1"``
         tunes it for F1 on the validation split, with the selected epoch's weights:
@@ -196,7 +208,14 @@ default=None
         The threshold ``predict`` applies.
     logit_shift_ : float
         What ``predict_proba`` subtracts from the logits (0 without
-        ``prior_correction``).
+        ``prior_correction``; 0 after bagging, whose networks each subtract their
+        own inside ``module_``).
+    n_bags_ : int
+        Networks trained by the last ``fit`` (1 without bagging).
+    best_epochs_, bag_histories_ : list
+        After bagging: each network's ``best_epoch_`` and ``history``
+        (``best_epoch_`` and ``history`` are the last network's, and
+        ``module_`` is a :class:`skimb.bagging.BaggedModule` of all of them).
     scaler_ : FeatureScaler or None
         The fitted feature scaling.
     sampler_ : Sampler or None
@@ -222,6 +241,11 @@ default=None
     ['valid_loss', 'valid_roc_auc', 'valid_ap', 'valid_f1']
     """
 
+    #: Set on the networks of a bag: keep the scored threshold rows (skimb.bagging).
+    _keep_threshold_inputs = False
+    #: Whether bagging="auto" may bag (the accelerated subclass trains one model).
+    _bags_by_default = True
+
     prefixes_ = NeuralNetBinaryClassifier.prefixes_ + [
         "sampler",
         "weight_schedule",
@@ -244,6 +268,7 @@ default=None
         batch_size="auto",
         max_epochs="auto",
         early_stopping="auto",
+        bagging="auto",
         threshold="f1",
         prior_correction=True,
         scaling="standard",
@@ -273,6 +298,7 @@ default=None
         self.random_state = random_state
         self.precision = precision
         self.early_stopping = early_stopping
+        self.bagging = bagging
         self.prior_correction = prior_correction
         self.scaling = scaling
         self.progress = progress
@@ -357,6 +383,19 @@ default=None
         self
         """
         check_params(self)
+        bags = n_bags(
+            self.bagging,
+            self.train_split,
+            _n_rows(X, y),
+            # a module instance is trained as given, not copied k times
+            auto=self._bags_by_default
+            and not self.warm_start
+            and not isinstance(self.module, torch.nn.Module),
+        )
+        if self.warm_start:
+            self._refuse_continuing_a_bag("fit with warm_start=True")
+        if bags > 1:
+            return fit_bagged(self, X, y, sample_weight, bags, **fit_params)
         with self._fit_context(epochs_done=0):
             X, y = self._prepare_training_data(X, y, sample_weight, reset=True)
             if not self.warm_start or not self.initialized_:
@@ -379,6 +418,7 @@ default=None
         self
         """
         check_params(self)
+        self._refuse_continuing_a_bag("partial_fit")
         first_call = not self.initialized_
         epochs_done = 0 if first_call else len(self.history)
         with self._fit_context(epochs_done=epochs_done):
@@ -395,6 +435,14 @@ default=None
             super().partial_fit(X, y, **fit_params)
             self._finish_fit()
         return self
+
+    def _refuse_continuing_a_bag(self, what):
+        if self.initialized_ and getattr(self, "n_bags_", 1) > 1:
+            raise ValueError(
+                f"{what} would continue training one network, but this estimator "
+                f"holds a bag of {self.n_bags_} (bagging={self.bagging!r}); call fit "
+                "again, or fit with bagging=None first to continue training later"
+            )
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         if epochs is None:
@@ -693,16 +741,28 @@ default=None
     def _finish_fit(self):
         """Fix what ``predict_proba`` and ``predict`` apply, for the weights the
         module holds now (those of ``best_epoch_`` after a selection)."""
+        self.n_bags_ = 1
+        for stale in ("best_epochs_", "bag_histories_"):  # of an earlier bagged fit
+            self.__dict__.pop(stale, None)
         if not hasattr(self, "best_epoch_") or not self._selects_epoch():
             self.best_epoch_ = None
         epoch = self.best_epoch_ or len(self.history)
         self.logit_shift_ = self.logit_shift(self.history[epoch - 1, "pos_weight"])
         rows, self._threshold_rows = self._threshold_rows, None
-        self.threshold_ = self._decision_threshold(rows)
+        if self.threshold != "f1" and not self._keep_threshold_inputs:
+            self.threshold_ = float(self.threshold)
+            return
+        targets, proba, weights = self._threshold_inputs = self._scored_rows(rows)
+        if not self._keep_threshold_inputs:  # a bag's network keeps them (bagging)
+            del self._threshold_inputs
+        if self.threshold == "f1":
+            self.threshold_ = tuned_threshold(targets, proba, weights)
+        else:
+            self.threshold_ = float(self.threshold)
 
-    def _decision_threshold(self, rows):
-        if self.threshold != "f1":
-            return float(self.threshold)
+    def _scored_rows(self, rows):
+        """``(targets, corrected probabilities, row weights or None)`` of ``rows``,
+        in float64."""
         logits, targets = [], []
         with self._device_context():
             batches = self.get_iterator(rows, training=False)
@@ -714,7 +774,7 @@ default=None
         targets = torch.cat(targets).double().numpy()
         proba = corrected_proba(logits, self.logit_shift_)
         weights = targets[:, 1] if targets.shape[1] > 1 else None
-        return tuned_threshold(targets[:, 0], proba, weights)
+        return targets[:, 0], proba, weights
 
     # -- prediction ------------------------------------------------------------------
     def predict_proba(self, X):
@@ -895,6 +955,13 @@ default=None
         if isinstance(schedule, type):
             return schedule(**kwargs)
         return schedule.set_params(**kwargs) if kwargs else schedule
+
+
+def _n_rows(X, y):
+    """Rows of the training data, without reading them."""
+    if is_dataset(X):
+        return len(X)
+    return _num_samples(X)
 
 
 def _member_logits(y_infer):

@@ -35,10 +35,14 @@ def rare():
 
 
 def quiet(**params):
-    """A small, fast, reproducible classifier for tests."""
+    """A small, fast, reproducible classifier for tests: one network (no bagging,
+    whose own tests ask for it)."""
     from skimb import ImbalancedNetClassifier
 
-    params = {"max_epochs": 4, "verbose": 0, "random_state": 0, "lr": 0.01, **params}
+    params = {
+        "max_epochs": 4, "verbose": 0, "random_state": 0, "lr": 0.01,
+        "bagging": None, **params,
+    }  # fmt: skip
     return ImbalancedNetClassifier(**params)
 
 

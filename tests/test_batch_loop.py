@@ -120,7 +120,7 @@ def test_an_overridden_evaluation_step_is_still_used(imbalanced):
         def evaluation_step(self, batch, training=False):
             return 2 * super().evaluation_step(batch, training)
 
-    params = dict(max_epochs=1, verbose=0, random_state=0)
+    params = dict(max_epochs=1, verbose=0, random_state=0, bagging=None)
     plain = ImbalancedNetClassifier(**params).fit(X, y)
     doubled = Doubled(**params).fit(X, y)
     np.testing.assert_allclose(
