@@ -108,12 +108,19 @@ def main(argv=None):
         )
         if name == "skimb defaults":
             skimb = model
+    if skimb.n_bags_ > 1:
+        bag = skimb.module_
+        kept = f"{skimb.n_bags_} networks (bagging), kept epochs {skimb.best_epochs_}"
+        shifts = ", ".join(f"{s:.2f}" for s in bag.logit_shifts.tolist())
+        undone = f"each network's logit shift ({shifts})"
+    else:
+        kept = f"kept epoch {skimb.best_epoch_} of {len(skimb.history)}"
+        undone = f"logit_shift_={skimb.logit_shift_:.2f}"
     print(
         f"\nskimb chose batch_size={skimb.batch_size_}, "
-        f"max_epochs={skimb.max_epochs_}; "
-        f"kept epoch {skimb.best_epoch_} of {len(skimb.history)}; "
+        f"max_epochs={skimb.max_epochs_}; {kept}; "
         f"threshold_={skimb.threshold_:.3f}; pos_weight_={skimb.pos_weight_:.1f}, "
-        f"undone in predict_proba (logit_shift_={skimb.logit_shift_:.2f})"
+        f"undone in predict_proba ({undone})"
     )
 
 

@@ -138,7 +138,7 @@ class BaggedModule(torch.nn.Module):
     def forward(self, X):
         columns = []
         for member, scaler, shift in zip(
-            self.members, self.scalers, self.logit_shifts
+            self.members, self.scalers, self.logit_shifts, strict=True
         ):
             logits = member(X if scaler is None else scaler.transform(X))
             if isinstance(logits, tuple):
@@ -198,7 +198,7 @@ def _become_bag(net, members):
     if net.threshold == "f1":
         targets, proba, weights = (
             None if parts[0] is None else np.concatenate(parts)
-            for parts in zip(*(m._threshold_inputs for m in members))
+            for parts in zip(*(m._threshold_inputs for m in members), strict=True)
         )
         # The F1-optimal threshold against the labels: on the predictions of all
         # training rows it is no longer the noisy estimate it is on one validation

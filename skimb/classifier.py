@@ -153,9 +153,10 @@ default=None
         tunes it for F1 on the validation split, with the selected epoch's weights:
         the mean of the F1-optimal threshold against the labels and the one that
         maximises the expected F1 under the predicted probabilities
-        (:func:`skimb.thresholds.tuned_threshold`). Without a validation split the
-        same rule runs on the training rows, an optimistic fallback: prefer a
-        split, or ``TunedThresholdClassifierCV``.
+        (:func:`skimb.thresholds.tuned_threshold`). With ``bagging``: the
+        F1-optimal threshold on the out-of-fold predictions of all training rows.
+        Without a validation split the same rule runs on the training rows, an
+        optimistic fallback: prefer a split, or ``TunedThresholdClassifierCV``.
     prior_correction : bool, default=True
         ``predict_proba`` undoes the shift of the class prior that the positive
         weight, the sampler and the focal ``alpha`` cause: the logit minus
@@ -350,7 +351,7 @@ default=None
         bar = epoch_bar(self)
         if bar is not None:
             callbacks.append(("progress_bar", bar))
-        callbacks.append(("print_log", PrintLog()))
+        callbacks.append(("print_log", QuietPrintLog()))
         return callbacks
 
     def _selects_epoch(self):
@@ -553,6 +554,19 @@ default=None
         if optimizer == "auto":
             optimizer = recipe.optimizer
             kwargs = {**recipe.optimizer_options, **kwargs}
+            if _accepts(optimizer, "fused") and "fused" not in kwargs:
+                # One kernel per step instead of a loop over the parameters: the
+                # same update, ~70 us less per step on a small MLP on the CPU
+                # (about a fifth of a small fit). Where torch has no fused kernel
+                # (a CPU before torch 2.4), the default implementation.
+                args = [
+                    list(a) if not isinstance(a, (list, tuple)) else a for a in args
+                ]
+                try:
+                    self.optimizer_ = optimizer(*args, fused=True, **kwargs)
+                    return self
+                except (RuntimeError, ValueError, TypeError):
+                    pass
         self.optimizer_ = optimizer(*args, **kwargs)
         return self
 
@@ -955,6 +969,15 @@ default=None
         if isinstance(schedule, type):
             return schedule(**kwargs)
         return schedule.set_params(**kwargs) if kwargs else schedule
+
+
+class QuietPrintLog(PrintLog):
+    """skorch's epoch table, not even formatted with ``verbose=0`` (skorch formats
+    it every epoch and then drops it: ~1 ms an epoch, 6% of a small fit)."""
+
+    def on_epoch_end(self, net, **kwargs):
+        if net.verbose:
+            super().on_epoch_end(net, **kwargs)
 
 
 def _n_rows(X, y):

@@ -19,6 +19,8 @@ class HistoryDisplay:
     Three panels against the epoch: train and validation losses; validation AP,
     ROC-AUC and F1; the positive weight in force. The selected epoch
     (``best_epoch_``) is marked on each. Build it with :meth:`from_estimator`.
+    After bagging it draws the last network's history (the others are in
+    ``bag_histories_``).
 
     Parameters
     ----------

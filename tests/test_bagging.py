@@ -120,7 +120,7 @@ def test_threshold_is_tuned_on_the_out_of_fold_predictions(imbalanced):
     expected = f1_optimal_threshold(np.concatenate(targets), np.concatenate(proba))
     assert clf.threshold_ == pytest.approx(expected, rel=1e-5)
     # and not the threshold of any one network's validation fold alone
-    alone = [f1_optimal_threshold(t, p) for t, p in zip(targets, proba)]
+    alone = [f1_optimal_threshold(t, p) for t, p in zip(targets, proba, strict=True)]
     assert all(abs(clf.threshold_ - a) > 1e-9 for a in alone)
 
 
@@ -189,7 +189,9 @@ def test_grid_search_and_cross_val_score_on_the_bagged_defaults(imbalanced):
 def test_sample_weight_reaches_every_network(imbalanced):
     X, y = imbalanced
     plain = bagged(max_epochs=2, bagging=2).fit(X, y)
-    doubled = bagged(max_epochs=2, bagging=2).fit(X, y, sample_weight=np.full(len(y), 2))
+    doubled = bagged(max_epochs=2, bagging=2).fit(
+        X, y, sample_weight=np.full(len(y), 2)
+    )
     # weights are normalised to mean 1: uniform weights change nothing
     np.testing.assert_allclose(
         plain.predict_proba(X), doubled.predict_proba(X), rtol=1e-5
