@@ -253,7 +253,11 @@ class FoldSplit:
 
 
 class ProtoSkimb(ClassifierMixin, BaseEstimator):
-    """Prototypes: refit on all rows / cross-fit bagging."""
+    """Prototypes measured before building ``skimb.bagging`` (results/dev_refit_bag.md):
+    ``refit``: fit the defaults, then again on all rows for ``best_epoch_`` epochs with
+    the first fit's threshold; ``refit_avg``: the mean of both fits; ``bagK``: K
+    fits, each validated on its own fold, threshold tuned (mean rule) on the
+    out-of-fold predictions; ``bag5_mean_thr``: the mean of the K thresholds."""
 
     def __init__(self, seed=0, mode="refit"):
         self.seed = seed

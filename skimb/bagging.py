@@ -125,7 +125,12 @@ class BaggedModule(torch.nn.Module):
     """The networks of a bag as one module: logits of shape ``(n, k)``, one column per
     network (more when a network is itself an ensemble), each already scaled and
     prior-corrected as its own fit did (``scalers``, ``logit_shifts``), so the
-    classifier averages their probabilities and shifts nothing more."""
+    classifier averages their probabilities and shifts nothing more.
+
+    ``partial_fit`` (or ``fit`` with ``warm_start=True``) trains a bag on as one
+    ensemble: every network on every training row, the mean of their losses, and a
+    prior correction of the continued training on top (the shifts inside are then
+    constants the networks' logits absorb)."""
 
     def __init__(self, members, scalers, logit_shifts):
         super().__init__()
@@ -134,6 +139,10 @@ class BaggedModule(torch.nn.Module):
         self.register_buffer(
             "logit_shifts", torch.as_tensor(logit_shifts, dtype=torch.float32)
         )
+
+    @property
+    def n_bags(self):
+        return len(self.members)
 
     def forward(self, X):
         columns = []

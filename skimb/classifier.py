@@ -148,6 +148,7 @@ default=None
         fits are cheap; one network on larger data, with another or no
         ``train_split``, with ``warm_start``, or for a module instance (trained as
         given). An int ``k >= 2``: ``k`` networks; ``None``, ``False`` or 1: one.
+        ``partial_fit`` after bagging trains the bag on as one ensemble.
     threshold : float in (0, 1) or "f1", default="f1"
         Decision threshold of ``predict`` on ``predict_proba(X)[:, 1]``. ``"f1"``
         tunes it for F1 on the validation split, with the selected epoch's weights:
@@ -393,8 +394,6 @@ default=None
             and not self.warm_start
             and not isinstance(self.module, torch.nn.Module),
         )
-        if self.warm_start:
-            self._refuse_continuing_a_bag("fit with warm_start=True")
         if bags > 1:
             return fit_bagged(self, X, y, sample_weight, bags, **fit_params)
         with self._fit_context(epochs_done=0):
@@ -419,7 +418,6 @@ default=None
         self
         """
         check_params(self)
-        self._refuse_continuing_a_bag("partial_fit")
         first_call = not self.initialized_
         epochs_done = 0 if first_call else len(self.history)
         with self._fit_context(epochs_done=epochs_done):
@@ -436,14 +434,6 @@ default=None
             super().partial_fit(X, y, **fit_params)
             self._finish_fit()
         return self
-
-    def _refuse_continuing_a_bag(self, what):
-        if self.initialized_ and getattr(self, "n_bags_", 1) > 1:
-            raise ValueError(
-                f"{what} would continue training one network, but this estimator "
-                f"holds a bag of {self.n_bags_} (bagging={self.bagging!r}); call fit "
-                "again, or fit with bagging=None first to continue training later"
-            )
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         if epochs is None:
@@ -755,9 +745,12 @@ default=None
     def _finish_fit(self):
         """Fix what ``predict_proba`` and ``predict`` apply, for the weights the
         module holds now (those of ``best_epoch_`` after a selection)."""
-        self.n_bags_ = 1
-        for stale in ("best_epochs_", "bag_histories_"):  # of an earlier bagged fit
-            self.__dict__.pop(stale, None)
+        # partial_fit (or warm_start) after bagging trains the bag on, as one
+        # ensemble; a fresh fit without bagging forgets it
+        self.n_bags_ = getattr(self.module_, "n_bags", 1)
+        if self.n_bags_ == 1:
+            for stale in ("best_epochs_", "bag_histories_"):
+                self.__dict__.pop(stale, None)
         if not hasattr(self, "best_epoch_") or not self._selects_epoch():
             self.best_epoch_ = None
         epoch = self.best_epoch_ or len(self.history)

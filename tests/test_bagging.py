@@ -234,12 +234,13 @@ def test_the_accelerated_classifier_refuses_an_int_bagging(imbalanced):
         clf.fit(X, y)
 
 
-def test_continuing_a_bag_is_refused_with_a_clear_error(imbalanced):
+def test_partial_fit_trains_the_bag_on_as_one_ensemble(imbalanced):
     X, y = imbalanced
-    clf = bagged(max_epochs=1, bagging=2).fit(X, y)
-    before = clf.predict_proba(X)
-    with pytest.raises(ValueError, match="holds a bag of 2"):
-        clf.partial_fit(X, y)
-    with pytest.raises(ValueError, match="holds a bag of 2"):
-        clf.set_params(warm_start=True).fit(X, y)
-    np.testing.assert_array_equal(clf.predict_proba(X), before)  # nothing lost
+    clf = bagged(max_epochs=2, bagging=2).fit(X, y)
+    before, epochs = clf.predict_proba(X), len(clf.history)
+    clf.partial_fit(X, y)
+    assert clf.n_bags_ == 2 and isinstance(clf.module_, BaggedModule)
+    assert len(clf.history) == epochs + 2 and len(clf.best_epochs_) == 2
+    assert not np.allclose(clf.predict_proba(X), before)
+    # the continued training's weight is corrected on top of the bag's own shifts
+    assert clf.logit_shift_ == pytest.approx(np.log(clf.pos_weight_), rel=0.05)
