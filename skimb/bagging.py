@@ -10,8 +10,8 @@ every fold but ``j`` and selects its epoch on fold ``j``. Then
   not train on it, and ``threshold="f1"`` is the F1-optimal threshold on all of
   them (``k`` times the positives one split holds);
 * ``predict_proba`` is the mean of the ``k`` networks' prior-corrected
-  probabilities: an ensemble, whose ranking is better than any member's, and every
-  row was trained on by ``k - 1`` of them.
+  probabilities: an ensemble, which usually ranks better than its networks do
+  alone, and every row was trained on by ``k - 1`` of them.
 
 This is the bagging of AutoGluon's tabular models (Erickson et al., 2020) and the
 ``ensemble=True`` mode of scikit-learn's ``CalibratedClassifierCV``. It costs ``k``
@@ -173,7 +173,7 @@ def fit_bagged(net, X, y, sample_weight, bags, **fit_params):
         # The user's callback instances, as a fit without bagging uses them (each
         # network's fit initializes them again; they end with the last one's state).
         member.callbacks = net.callbacks
-        member._keep_threshold_inputs = True
+        member._keep_threshold_inputs = net.threshold == "f1"
         if net.verbose:
             print(f"bag {fold + 1}/{bags}")
         member.fit(X, y, sample_weight=sample_weight, **fit_params)

@@ -388,7 +388,7 @@ default=None
         bags = n_bags(
             self.bagging,
             self.train_split,
-            _n_rows(X, y),
+            _n_rows(X),
             # a module instance is trained as given, not copied k times
             auto=self._bags_by_default
             and not self.warm_start
@@ -759,11 +759,11 @@ default=None
         if self.threshold != "f1" and not self._keep_threshold_inputs:
             self.threshold_ = float(self.threshold)
             return
-        targets, proba, weights = self._threshold_inputs = self._scored_rows(rows)
-        if not self._keep_threshold_inputs:  # a bag's network keeps them (bagging)
-            del self._threshold_inputs
+        scored = self._scored_rows(rows)
+        if self._keep_threshold_inputs:  # a bag's network (skimb.bagging)
+            self._threshold_inputs = scored
         if self.threshold == "f1":
-            self.threshold_ = tuned_threshold(targets, proba, weights)
+            self.threshold_ = tuned_threshold(*scored)
         else:
             self.threshold_ = float(self.threshold)
 
@@ -973,7 +973,7 @@ class QuietPrintLog(PrintLog):
             super().on_epoch_end(net, **kwargs)
 
 
-def _n_rows(X, y):
+def _n_rows(X):
     """Rows of the training data, without reading them."""
     if is_dataset(X):
         return len(X)
