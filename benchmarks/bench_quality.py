@@ -108,6 +108,7 @@ SKIMB_VARIANTS = {
     },
     "skimb": {},
     "skimb_no_bagging": {"bagging": None},
+    "skimb_bag5": {"bagging": 5},  # bags at any size
     # selection ties (dev_tie_break): the previous rule, exact ties, other bands
     "skimb_no_tie_break": {
         "early_stopping__tie_monitor": None,
