@@ -244,3 +244,16 @@ def test_partial_fit_trains_the_bag_on_as_one_ensemble(imbalanced):
     assert not np.allclose(clf.predict_proba(X), before)
     # the continued training's weight is corrected on top of the bag's own shifts
     assert clf.logit_shift_ == pytest.approx(np.log(clf.pos_weight_), rel=0.05)
+
+
+def test_a_bag_of_ensembles_averages_every_member_of_every_network(imbalanced):
+    pytest.importorskip("tabm")
+    X, y = imbalanced
+    clf = bagged(
+        module="tabm", module__k=4, module__d_block=16, max_epochs=1, bagging=3
+    ).fit(X, y)
+    x = torch.as_tensor(X[:50], dtype=torch.float32)
+    with torch.no_grad():
+        assert clf.module_(x).shape == (50, 3 * 4)
+    expected = np.mean([member_proba(clf, X[:50], j) for j in range(3)], axis=0)
+    np.testing.assert_allclose(clf.predict_proba(X[:50])[:, 1], expected, rtol=1e-5)
