@@ -230,35 +230,15 @@ def make_method(name, seed):
     raise ValueError(f"unknown method {name!r}")
 
 
-PROTOTYPES = {
-    "proto_refit": "refit", "proto_refit_avg": "refit_avg", "proto_bag5": "bag5",
-    "proto_bag3": "bag3", "proto_bag5_mean_thr": "bag5_mean_thr",
-}  # fmt: skip
-
-
-class FoldSplit:
-    def __init__(self, k, j, seed):
-        self.k, self.j, self.seed = k, j, seed
-
-    def indices(self, y):
-        from sklearn.model_selection import StratifiedKFold
-
-        cv = StratifiedKFold(self.k, shuffle=True, random_state=self.seed)
-        return list(cv.split(np.zeros(len(y)), y))[self.j]
-
-    def __call__(self, dataset, y=None, groups=None):
-        from torch.utils.data import Subset
-
-        train, valid = self.indices(np.asarray(y))
-        return Subset(dataset, train), Subset(dataset, valid)
+PROTOTYPES = {"proto_refit": "refit", "proto_refit_avg": "refit_avg"}
 
 
 class ProtoSkimb(ClassifierMixin, BaseEstimator):
-    """Prototypes measured before building ``skimb.bagging`` (results/dev_refit_bag.md):
-    ``refit``: fit the defaults, then again on all rows for ``best_epoch_`` epochs with
-    the first fit's threshold; ``refit_avg``: the mean of both fits; ``bagK``: K
-    fits, each validated on its own fold, threshold tuned (mean rule) on the
-    out-of-fold predictions; ``bag5_mean_thr``: the mean of the K thresholds."""
+    """Refitting on all rows, the alternative to bagging measured before building
+    ``skimb.bagging`` (results/dev_refit_bag.md): ``refit`` fits one network, then
+    one more on all rows for its ``best_epoch_`` epochs with the first fit's
+    threshold; ``refit_avg`` predicts the mean of both. (That run's ``proto_bag*``
+    prototypes of bagging were removed once ``skimb.bagging`` did the same.)"""
 
     def __init__(self, seed=0, mode="refit"):
         self.seed = seed
@@ -266,40 +246,21 @@ class ProtoSkimb(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         from skimb import ImbalancedNetClassifier
-        from skimb.thresholds import tuned_threshold
 
         X = np.asarray(X, np.float32)
         y = np.asarray(y)
         self.classes_ = np.array([0, 1])
-        if self.mode.startswith("refit"):
-            first = ImbalancedNetClassifier(random_state=self.seed, verbose=0).fit(X, y)
-            again = ImbalancedNetClassifier(
-                random_state=self.seed + 1000, verbose=0, train_split=None,
-                max_epochs=first.best_epoch_ or first.max_epochs_,
-                batch_size=first.batch_size_, early_stopping=False,
-                threshold=first.threshold_,
-            ).fit(X, y)  # fmt: skip
-            self.members_ = [first, again] if self.mode == "refit_avg" else [again]
-            self.threshold_ = first.threshold_
-            return self
-        k = int(self.mode[3])
-        self.members_, oof_p, oof_y, thresholds = [], [], [], []
-        for j in range(k):
-            split = FoldSplit(k, j, self.seed)
-            member = ImbalancedNetClassifier(
-                random_state=self.seed * 100 + j, verbose=0, train_split=split
-            ).fit(X, y)
-            _, valid = split.indices(y)
-            oof_p.append(member.predict_proba(X[valid])[:, 1])
-            oof_y.append(y[valid])
-            thresholds.append(member.threshold_)
-            self.members_.append(member)
-        if self.mode.endswith("mean_thr"):
-            self.threshold_ = float(np.mean(thresholds))
-        else:
-            self.threshold_ = tuned_threshold(
-                np.concatenate(oof_y).astype(float), np.concatenate(oof_p)
-            )
+        first = ImbalancedNetClassifier(
+            random_state=self.seed, verbose=0, bagging=None
+        ).fit(X, y)
+        again = ImbalancedNetClassifier(
+            random_state=self.seed + 1000, verbose=0, train_split=None,
+            max_epochs=first.best_epoch_ or first.max_epochs_,
+            batch_size=first.batch_size_, early_stopping=False,
+            threshold=first.threshold_,
+        ).fit(X, y)  # fmt: skip
+        self.members_ = [first, again] if self.mode == "refit_avg" else [again]
+        self.threshold_ = first.threshold_
         return self
 
     def predict_proba(self, X):

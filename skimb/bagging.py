@@ -20,6 +20,7 @@ rows (the quality benchmark's measurements are in the README).
 """
 
 import numbers
+from itertools import islice
 
 import numpy as np
 import torch
@@ -109,7 +110,8 @@ class FoldSplit:
         """``(train, valid)`` row indices for labels ``y``."""
         y = np.asarray(y)
         folds = StratifiedKFold(self.n_folds, shuffle=True, random_state=self.seed)
-        return list(folds.split(np.zeros((len(y), 1)), y))[self.fold]
+        # this fold's split only (the generator yields them in order)
+        return next(islice(folds.split(np.zeros((len(y), 1)), y), self.fold, None))
 
     def __call__(self, dataset, y=None, groups=None):
         if y is None:

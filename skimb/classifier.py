@@ -549,9 +549,6 @@ default=None
                 # same update, ~70 us less per step on a small MLP on the CPU
                 # (about a fifth of a small fit). Where torch has no fused kernel
                 # (a CPU before torch 2.4), the default implementation.
-                args = [
-                    list(a) if not isinstance(a, (list, tuple)) else a for a in args
-                ]
                 try:
                     self.optimizer_ = optimizer(*args, fused=True, **kwargs)
                     return self
