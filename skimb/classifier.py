@@ -31,6 +31,7 @@ from .data.batches import (
 )
 from .data.read_once import held_if_small
 from .data.rows import (
+    cache_blocks,
     dataset_width,
     hold_rare_rows,
     in_storage_order,
@@ -45,7 +46,7 @@ from .losses import FocalLoss, weighted_loss
 from .modules import recipe_of, resolve_module
 from .prior import corrected_proba, member_proba, odds_distortion
 from .progress import epoch_bar, progress
-from .samplers import SAMPLERS, BatchBalancedSampler
+from .samplers import DEFAULT_WINDOW, SAMPLERS, BatchBalancedSampler
 from .scaling import FeatureScaler, scaling_sample
 from .schedules import SCHEDULES
 from .selection import BestEpoch
@@ -589,7 +590,9 @@ default=None
         # Where each training row is stored: the sampler's blocks and the scaling
         # sample are cut over it.
         stored_at = storage_positions(dataset_train)
-        self.sampler_ = self._make_sampler(train_labels, on_disk, stored_at)
+        self.sampler_ = self._make_sampler(
+            train_labels, on_disk, stored_at, cache_blocks(dataset_train)
+        )
         presented = _presented_labels(self.sampler_, train_labels)
         self._class_counts = (class_counts(presented), class_counts(train_labels))
         self.pos_weight_ = resolve_pos_weight(self.pos_weight, presented)
@@ -904,9 +907,12 @@ default=None
             batches, n_rows=len(dataset_train), generator=generator
         )
 
-    def _make_sampler(self, train_labels, reads_in_blocks=False, stored_at=None):
+    def _make_sampler(
+        self, train_labels, reads_in_blocks=False, stored_at=None, cached_blocks=0
+    ):
         """The training sampler (``sampler_``); ``stored_at``, where each training
-        row is stored, for samplers that cut blocks."""
+        row is stored, for samplers that cut blocks; ``cached_blocks``, how many
+        blocks the dataset's block cache holds."""
         kwargs = self.get_params_for("sampler")
         sampler = self.sampler
         if self.get_params_for("iterator_train").get("shuffle") is False:
@@ -925,6 +931,19 @@ default=None
         cls = SAMPLERS[sampler] if isinstance(sampler, str) else sampler
         if reads_in_blocks and cls is BatchBalancedSampler:
             kwargs.setdefault("block_size", BLOCK_ROWS)  # its block-aware variant
+        block_size = kwargs.get("block_size", BLOCK_ROWS)
+        if (
+            reads_in_blocks
+            and cached_blocks
+            and block_size  # None: batch_balanced's negatives in a plain shuffle
+            and _accepts(cls, "reuse_blocks")
+        ):
+            # Each epoch opens with the blocks the last one left in the cache (one
+            # window fewer: a block read by key is not cached, and a miss then
+            # evicts a spare block rather than one the epoch is about to visit).
+            in_cache = cached_blocks * BLOCK_ROWS // block_size  # sampler's blocks
+            window = kwargs.get("window", DEFAULT_WINDOW)
+            kwargs.setdefault("reuse_blocks", max(in_cache - window, 0))
         if stored_at is not None and _accepts(cls, "storage_positions"):
             # Blocks of the stored rows, not of the split's: on disk each is then
             # read once per epoch (and arrays are cut the same way).

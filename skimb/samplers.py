@@ -16,6 +16,9 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import BatchSampler, Sampler
 
+#: Blocks whose rows a block-shuffled order mixes together (``window``).
+DEFAULT_WINDOW = 32
+
 __all__ = [
     "BatchBalancedSampler",
     "WeightedSampler",
@@ -107,6 +110,9 @@ class BatchBalancedSampler(_LabelSampler, BatchSampler):
     storage_positions : array-like of int or None, default=None
         With ``block_size``: where each row sits in storage, as in
         :class:`BlockShuffleSampler`.
+    reuse_blocks : int, default=0
+        With ``block_size``: blocks visited last in one epoch that open the next,
+        as in :class:`BlockShuffleSampler`.
     seed : int or None, default=None
         Seed of the plan; ``None`` draws one from torch's global RNG.
     num_replicas, rank : int or None, default=None
@@ -130,8 +136,9 @@ class BatchBalancedSampler(_LabelSampler, BatchSampler):
         pos_per_batch=1,
         pos_fraction=None,
         block_size=None,
-        window=32,
+        window=DEFAULT_WINDOW,
         storage_positions=None,
+        reuse_blocks=0,
         seed=None,
         num_replicas=None,
         rank=None,
@@ -140,6 +147,7 @@ class BatchBalancedSampler(_LabelSampler, BatchSampler):
         if block_size is not None:
             _check_positive_int("block_size", block_size)
         _check_positive_int("window", window)
+        _check_positive_int("reuse_blocks", reuse_blocks, minimum=0)
         if pos_fraction is not None:
             if not isinstance(pos_fraction, numbers.Real) or not 0 < pos_fraction < 1:
                 raise ValueError(
@@ -158,6 +166,12 @@ class BatchBalancedSampler(_LabelSampler, BatchSampler):
         self.block_size = None if block_size is None else int(block_size)
         self.window = int(window)
         self.storage_positions = _storage_positions(storage_positions, self.n_rows)
+        self.reuse_blocks = int(reuse_blocks)
+        self._blocks = None
+        if self.block_size is not None:
+            self._blocks = _Blocks(
+                self.neg_indices, self.block_size, self.storage_positions
+            )
         self.drop_last = False
         negs_per_batch = self.batch_size - self.pos_per_batch
         self.n_batches = -(-self.neg_indices.size // negs_per_batch)
@@ -180,16 +194,11 @@ class BatchBalancedSampler(_LabelSampler, BatchSampler):
     def _epoch_plan(self, epoch):
         negs_per_batch = self.batch_size - self.pos_per_batch
         rng = self._rng(0, epoch)
-        if self.block_size is None:
+        if self._blocks is None:
             negatives = rng.permutation(self.neg_indices)
         else:
-            negatives = _block_shuffled(
-                self.neg_indices,
-                self.block_size,
-                self.window,
-                rng,
-                self.storage_positions,
-            )
+            order = self._blocks.order(epoch, self.reuse_blocks, self._rng)
+            negatives = self._blocks.shuffled(self.window, rng, order)
         n_drawn = self.n_batches * self.pos_per_batch
         positives = self._positive_stream(epoch * n_drawn, n_drawn)
         # Index arrays, not lists: skimb's datasets take them as they are.
@@ -401,6 +410,14 @@ class BlockShuffleSampler(_IndexSampler):
         of a table: blocks are then cut over these positions, so that a block of
         the sampler is a block of the file (the classifier passes them for a
         :class:`~skimb.data.SQLiteDataset`). ``None``: row ``i`` is stored at ``i``.
+    reuse_blocks : int, default=0
+        How many of the blocks an epoch visits last open the next epoch (in a fresh
+        random order; the other blocks follow, shuffled). They are the blocks a
+        least-recently-used block cache still holds when the epoch ends, so the
+        next epoch's first windows read nothing from disk. Every epoch still visits
+        every row once. ``0``: each epoch's block order is drawn independently. The
+        classifier sets it to what a :class:`~skimb.data.SQLiteDataset`'s cache
+        holds, less one window.
     seed, num_replicas, rank
         As in :class:`BatchBalancedSampler`. Replicas take every
         ``num_replicas``-th row of the plan, so they read the same blocks.
@@ -420,21 +437,27 @@ class BlockShuffleSampler(_IndexSampler):
         self,
         labels,
         block_size=256,
-        window=32,
+        window=DEFAULT_WINDOW,
         storage_positions=None,
+        reuse_blocks=0,
         seed=None,
         num_replicas=None,
         rank=None,
     ):
         _check_positive_int("block_size", block_size)
         _check_positive_int("window", window)
+        _check_positive_int("reuse_blocks", reuse_blocks, minimum=0)
         super().__init__(labels, seed=seed, num_replicas=num_replicas, rank=rank)
         self.block_size = int(block_size)
         self.window = int(window)
         self.storage_positions = _storage_positions(storage_positions, self.n_rows)
+        self.reuse_blocks = int(reuse_blocks)
         # Ties: the positives count as the minority (sorted is stable).
         self.minority_indices, self.majority_indices = sorted(
             (self.pos_indices, self.neg_indices), key=len
+        )
+        self._blocks = _Blocks(
+            self.majority_indices, self.block_size, self.storage_positions
         )
 
     def epoch_class_counts(self):
@@ -445,13 +468,8 @@ class BlockShuffleSampler(_IndexSampler):
 
     def _epoch_plan(self, epoch):
         rng = self._rng(0, epoch)
-        rows = _block_shuffled(
-            self.majority_indices,
-            self.block_size,
-            self.window,
-            rng,
-            self.storage_positions,
-        )
+        order = self._blocks.order(epoch, self.reuse_blocks, self._rng)
+        rows = self._blocks.shuffled(self.window, rng, order)
         minority = rng.permutation(self.minority_indices)
         places = np.sort(rng.integers(0, rows.size + 1, minority.size))
         return np.insert(rows, places, minority)
@@ -466,33 +484,72 @@ SAMPLERS = {
 }
 
 
-def _block_shuffled(rows, block_size, window, rng, storage_positions=None):
-    """``rows`` (ascending) in a block-shuffled order.
+class _Blocks:
+    """Rows (ascending) cut into blocks by where they are stored, and the
+    block-shuffled orders of them.
 
     Block ``b`` holds the rows whose storage position (``storage_positions[row]``,
-    or the row itself) is in ``[b * block_size, (b + 1) * block_size)``. The
-    non-empty blocks are shuffled; then the rows of each run of ``window`` blocks
-    are shuffled together.
+    or the row itself) is in ``[b * block_size, (b + 1) * block_size)``; only the
+    non-empty blocks count. The cut is made once: the rows are the same every epoch.
     """
-    if storage_positions is None:
-        keys = rows // block_size
-    else:
-        keys = storage_positions[rows] // block_size
-        if np.any(keys[1:] < keys[:-1]):  # rows not stored in their own order
-            order = np.argsort(keys, kind="stable")
-            rows, keys = rows[order], keys[order]
-    blocks, starts, counts = np.unique(keys, return_index=True, return_counts=True)
-    order = rng.permutation(blocks.size)
-    lengths, firsts = counts[order], starts[order]
-    # Row indices block after block, in the shuffled block order.
-    offsets = np.cumsum(lengths) - lengths
-    take = np.repeat(firsts - offsets, lengths) + np.arange(lengths.sum())
-    shuffled = rows[take]
-    window_ends = np.cumsum(lengths)[window - 1 :: window]
-    bounds = np.r_[0, window_ends, shuffled.size]
-    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
-        rng.shuffle(shuffled[start:end])
-    return shuffled
+
+    def __init__(self, rows, block_size, storage_positions=None):
+        if storage_positions is None:
+            keys = rows // block_size
+        else:
+            keys = storage_positions[rows] // block_size
+            if np.any(keys[1:] < keys[:-1]):  # rows not stored in their own order
+                order = np.argsort(keys, kind="stable")
+                rows, keys = rows[order], keys[order]
+        _, self.starts, self.counts = np.unique(
+            keys, return_index=True, return_counts=True
+        )
+        self.rows = rows
+        self._last_order = (-1, None)  # (epoch, order): the chain's latest link
+
+    def order(self, epoch, reuse, rng_for):
+        """The epoch's order of the blocks (indices into them), or None to let
+        :meth:`shuffled` draw it.
+
+        With ``reuse``, epoch ``e``'s order opens with the last ``reuse`` blocks of
+        epoch ``e - 1``'s, reshuffled, so each order depends on the one before:
+        they are drawn as a chain from epoch 0, each from its own stream
+        ``rng_for(2, e)``, which keeps every epoch a function of the seed and its
+        number. The latest link is kept: epochs asked in turn cost one draw.
+        """
+        if reuse == 0:
+            return None
+        known, order = self._last_order
+        if known > epoch:  # asked for an earlier epoch: draw the chain again
+            known, order = -1, None
+        for e in range(known + 1, epoch + 1):
+            rng = rng_for(2, e)
+            if order is None:
+                order = rng.permutation(self.counts.size)
+            else:
+                split = max(order.size - reuse, 0)
+                order = np.concatenate(
+                    [rng.permutation(order[split:]), rng.permutation(order[:split])]
+                )
+        self._last_order = (epoch, order)
+        return order
+
+    def shuffled(self, window, rng, order=None):
+        """The rows in a block-shuffled order: the blocks in ``order`` (a random
+        one drawn from ``rng`` when None), then the rows of each run of ``window``
+        blocks shuffled together."""
+        if order is None:
+            order = rng.permutation(self.counts.size)
+        lengths, firsts = self.counts[order], self.starts[order]
+        # Row indices block after block, in the shuffled block order.
+        offsets = np.cumsum(lengths) - lengths
+        take = np.repeat(firsts - offsets, lengths) + np.arange(lengths.sum())
+        shuffled = self.rows[take]
+        window_ends = np.cumsum(lengths)[window - 1 :: window]
+        bounds = np.r_[0, window_ends, shuffled.size]
+        for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+            rng.shuffle(shuffled[start:end])
+        return shuffled
 
 
 def _storage_positions(positions, n_rows):

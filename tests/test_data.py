@@ -263,7 +263,7 @@ def test_block_cache_is_left_alone_by_random_reads_of_a_large_table(db):
 def test_block_cache_reads_dense_blocks_whole_in_any_order(db):
     path, X, y = db
     ds = SQLiteDataset(path)
-    sparse = np.arange(0, 4 * BLOCK_ROWS, 64)  # 4 rows per block: read by key
+    sparse = np.arange(0, 4 * BLOCK_ROWS, 96)  # < 4 rows per block: read by key
     np.testing.assert_array_equal(ds.__getitems__(sparse)[0].numpy(), X[sparse])
     assert not np.any(ds._cache.slot_of >= 0)
     in_order = np.arange(0, 2 * BLOCK_ROWS, 2)  # a pass in row order over a split
@@ -277,6 +277,46 @@ def test_block_cache_reads_dense_blocks_whole_in_any_order(db):
     with sqlite3.connect(path) as conn:  # (reading them from the file would fail)
         conn.execute("DELETE FROM data WHERE id <= 512")
     np.testing.assert_array_equal(ds.__getitems__(rest)[0].numpy(), X[rest])
+
+
+def test_a_batch_opening_a_window_reads_its_few_rows_per_block_whole(db):
+    path, X, y = db
+    ds = SQLiteDataset(path)
+    ds.__getitems__(np.arange(2 * BLOCK_ROWS))  # blocks 0 and 1: the last window
+    # Most rows from the last window, four from each block of the next one: read by
+    # key, those blocks would be read again, whole, by the next batch.
+    opening = np.r_[
+        np.arange(0, 2 * BLOCK_ROWS, 5), np.arange(2 * BLOCK_ROWS, 4 * BLOCK_ROWS, 64)
+    ]
+    np.testing.assert_array_equal(ds.__getitems__(opening)[0].numpy(), X[opening])
+    np.testing.assert_array_equal(np.flatnonzero(ds._cache.slot_of >= 0), [0, 1, 2, 3])
+
+
+def test_cache_blocks_is_what_the_cache_holds(db):
+    path, X, y = db
+    block_mib = BLOCK_ROWS * X.shape[1] * 4 / 2**20
+    assert SQLiteDataset(path, cache_mib=2.5 * block_mib).cache_blocks() == 2
+    assert SQLiteDataset(path).cache_blocks() == -(-len(y) // BLOCK_ROWS)  # all
+    assert SQLiteDataset(path, cache_mib=0).cache_blocks() == 0
+
+
+def test_reads_passing_through_leave_the_cache_as_it_was(db):
+    path, X, y = db
+    ds = SQLiteDataset(path)
+    ds.__getitems__(np.arange(BLOCK_ROWS))  # block 0 in the cache
+    ds.hold_rows([1400])
+    before = ds._cache.slot_of.copy()
+    rows = np.r_[
+        np.arange(0, BLOCK_ROWS, 7),  # cached
+        np.arange(BLOCK_ROWS, 4 * BLOCK_ROWS, 2),  # dense: read whole, not kept
+        [5 * BLOCK_ROWS + 3, 1400],  # a lone row (by key) and a held one
+    ]
+    rows = np.random.default_rng(0).permutation(rows)
+    with ds.passing_through():
+        np.testing.assert_array_equal(ds.__getitems__(rows)[0].numpy(), X[rows])
+    np.testing.assert_array_equal(ds._cache.slot_of, before)
+    np.testing.assert_array_equal(ds.__getitems__(rows)[0].numpy(), X[rows])
+    assert np.all(ds._cache.slot_of[1:4] >= 0)  # outside the block: kept again
 
 
 def test_joined_blob_reads_equal_row_reads(db):
@@ -401,6 +441,10 @@ def test_classifier_block_shuffle_on_sqlite_trains_like_in_memory(db):
     # is stratified, so those of y).
     assert clf.pos_weight_ == pytest.approx((y == 0).sum() / (y == 1).sum(), rel=0.02)
     batches_ds = recorder.batches_
+    # The blocks one epoch leaves in the cache open the next (the same order in
+    # memory when asked for).
+    assert clf.sampler_.reuse_blocks == 0.05 * 2**20 // (4 * X.shape[1] * 64) - 4
+    params["sampler__reuse_blocks"] = clf.sampler_.reuse_blocks
     in_memory = quiet(**params).fit(X, y)
     for (xa, ya), (xb, yb) in zip(batches_ds, recorder.batches_, strict=True):
         np.testing.assert_array_equal(xa, xb)
@@ -552,6 +596,40 @@ def test_the_training_blocks_are_blocks_of_the_table(db):
     assert set(reads) == set(range(n_blocks)) and len(reads) <= n_blocks + 1
     # blocks of the split's own positions straddle the table's: more reads
     assert len(block_reads(sampler__storage_positions=None)) > len(reads)
+
+
+def test_epochs_open_with_the_blocks_left_in_the_cache(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64 * BLOCK_ROWS, 4)).astype(np.float32)
+    y = (rng.random(len(X)) < 0.05).astype(int)
+    path = tmp_path / "blocks.db"
+    write_sqlite(path, X, y)
+    forty_blocks = 40 * BLOCK_ROWS * X.shape[1] * 4 / 2**20
+
+    def reads_per_epoch(**params):
+        epoch, reads, original = [0], [], SQLiteDataset._read_block
+        recorder = RecordBatches()
+        recorder.on_epoch_begin = lambda net, **kw: epoch.__setitem__(
+            0, len(net.history)
+        )
+        try:
+            SQLiteDataset._read_block = lambda ds, b: (
+                reads.append(epoch[0]) or original(ds, b)
+            )
+            clf = quiet(max_epochs=4, sampler__window=4, callbacks=[recorder], **params)
+            clf.fit(SQLiteDataset(path, cache_mib=forty_blocks), None)
+        finally:
+            SQLiteDataset._read_block = original
+        train_blocks = np.unique(clf.sampler_.storage_positions // BLOCK_ROWS).size
+        return np.bincount(reads, minlength=5)[2:], clf.sampler_, train_blocks
+
+    reads, sampler, train_blocks = reads_per_epoch()
+    assert sampler.reuse_blocks == 40 - 4  # the cache, less one window
+    # Epochs after the first read only the blocks not left in the cache (the
+    # validation pass, held in memory, did not push them out).
+    assert np.all(reads <= train_blocks - sampler.reuse_blocks + 4)
+    independent, _, _ = reads_per_epoch(sampler__reuse_blocks=0)
+    assert np.all(reads < independent)
 
 
 def test_held_rows_are_read_once(db):

@@ -405,3 +405,66 @@ def test_storage_positions_are_checked():
         BlockShuffleSampler([0, 0, 1, 0], storage_positions=[0, 1, 2])
     with pytest.raises(ValueError, match="storage_positions must be >= 0, got -1"):
         BlockShuffleSampler([0, 0, 1, 0], storage_positions=[0, 1, 2, -1])
+
+
+def _blocks_of(rows, block_size):
+    return set((rows // block_size).tolist())
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n_blocks=st.integers(2, 30),
+    window=st.integers(1, 4),
+    windows_reused=st.integers(1, 8),
+    seed=st.integers(0, 2**16),
+)
+def test_reused_blocks_open_the_next_epoch(n_blocks, window, windows_reused, seed):
+    # A cache that keeps the blocks read last holds, when an epoch ends, the blocks
+    # the next epoch's first windows ask for; every epoch is still every row once.
+    block_size = 8
+    reuse = window * windows_reused
+    labels = np.zeros(n_blocks * block_size, dtype=int)
+    sampler = BlockShuffleSampler(
+        labels, block_size, window, reuse_blocks=reuse, seed=seed
+    )
+    plans = [np.fromiter(sampler, np.int64) for _ in range(4)]
+    reused = min(reuse, n_blocks)
+    # The last `reused` blocks' rows sit in the last window-aligned stretch of the
+    # plan, which may also hold up to window - 1 blocks before them.
+    tail = min(reused + window - 1, n_blocks) * block_size
+    for before, after in zip(plans[:-1], plans[1:], strict=True):
+        assert np.array_equal(np.sort(after), np.arange(labels.size))
+        opening = _blocks_of(after[: reused * block_size], block_size)
+        assert len(opening) == reused
+        assert opening <= _blocks_of(before[-tail:], block_size)
+        if window == 1:  # blocks one after another: exactly the last ones
+            assert opening == _blocks_of(before[-reused * block_size :], block_size)
+    if reused < n_blocks:  # and not the same opening every epoch
+        assert len({tuple(np.sort(p[: reused * block_size])) for p in plans}) > 1
+
+
+def test_reused_blocks_keep_each_epoch_a_function_of_seed_and_epoch():
+    labels = (np.random.default_rng(0).random(2000) < 0.05).astype(int)
+    make = [
+        lambda: BlockShuffleSampler(labels, 16, 2, reuse_blocks=20, seed=7),
+        lambda: BatchBalancedSampler(
+            labels, 64, block_size=16, window=2, reuse_blocks=20, seed=7
+        ),
+    ]
+    for new in make:
+        in_turn = new()
+        plans = [np.concatenate(list(map(np.ravel, in_turn))) for _ in range(4)]
+        jumped = new()
+        jumped.set_epoch(3)  # a fresh sampler, straight to epoch 3 (a resumed fit)
+        assert np.array_equal(np.concatenate(list(map(np.ravel, jumped))), plans[3])
+        jumped.set_epoch(1)  # and back: the chain is drawn again
+        assert np.array_equal(np.concatenate(list(map(np.ravel, jumped))), plans[1])
+
+
+def test_reuse_blocks_is_checked():
+    for bad in (-1, 2.5, True):
+        message = f"reuse_blocks must be an int >= 0, got {bad!r}"
+        with pytest.raises(ValueError, match=message):
+            BlockShuffleSampler([0, 1, 0], reuse_blocks=bad)
+        with pytest.raises(ValueError, match=message):
+            BatchBalancedSampler([0, 1, 0], 2, block_size=1, reuse_blocks=bad)

@@ -4,6 +4,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .batches import ArrayDataset, accepts_index_arrays
+from .rows import passing_through
 
 # Validation rows of a dataset read from disk are held in memory up to this size
 # (250,000 rows of 64 float32 features); a larger split is read each epoch.
@@ -42,16 +43,22 @@ class ReadOnce(Dataset):
 
     def _held(self):
         if self._rows is None:
-            n, X, y = len(self.dataset), None, None
-            for start in range(0, n, _READ_ROWS):
-                stop = min(start + _READ_ROWS, n)
-                X_part, y_part = self.dataset.__getitems__(slice(start, stop))
-                if X is None:  # filled in place: no second copy at the peak
-                    X = torch.empty((n, *X_part.shape[1:]), dtype=torch.float32)
-                    y = torch.empty((n, *y_part.shape[1:]), dtype=torch.float32)
-                X[start:stop], y[start:stop] = X_part, y_part
-            self._rows = ArrayDataset(X, y)  # targets (and weights) as encoded
+            # Held here, these rows need no room in the dataset's block cache,
+            # which keeps the training blocks the next epoch starts with.
+            with passing_through(self.dataset):
+                self._rows = self._read()
         return self._rows
+
+    def _read(self):
+        n, X, y = len(self.dataset), None, None
+        for start in range(0, n, _READ_ROWS):
+            stop = min(start + _READ_ROWS, n)
+            X_part, y_part = self.dataset.__getitems__(slice(start, stop))
+            if X is None:  # filled in place: no second copy at the peak
+                X = torch.empty((n, *X_part.shape[1:]), dtype=torch.float32)
+                y = torch.empty((n, *y_part.shape[1:]), dtype=torch.float32)
+            X[start:stop], y[start:stop] = X_part, y_part
+        return ArrayDataset(X, y)  # targets (and weights) as encoded
 
 
 def held_if_small(dataset, n_features):

@@ -1,5 +1,7 @@
 """The training rows of a fit: their width, labels and storage order."""
 
+from contextlib import contextmanager, nullcontext
+
 import numpy as np
 from torch.utils.data import Subset
 
@@ -55,9 +57,30 @@ def reads_in_blocks(dataset):
     """Whether ``dataset`` (under skimb's and torch's wrappers) reads fastest in
     storage order: it says so with ``reads_in_blocks = True``, as
     :class:`SQLiteDataset` does."""
+    return bool(getattr(_root(dataset), "reads_in_blocks", False))
+
+
+def cache_blocks(dataset):
+    """Blocks the block cache of the dataset under skimb's and torch's wrappers
+    holds (``cache_blocks()``, as :class:`SQLiteDataset` has), else 0."""
+    own = getattr(_root(dataset), "cache_blocks", None)
+    return int(own()) if callable(own) else 0
+
+
+@contextmanager
+def passing_through(dataset):
+    """Read ``dataset`` without filling the block cache of the dataset under skimb's
+    and torch's wrappers (:meth:`SQLiteDataset.passing_through`), where it has
+    one."""
+    own = getattr(_root(dataset), "passing_through", None)
+    with own() if callable(own) else nullcontext():
+        yield
+
+
+def _root(dataset):
     while isinstance(dataset, (Subset, EncodedTargets)):
         dataset = dataset.dataset
-    return bool(getattr(dataset, "reads_in_blocks", False))
+    return dataset
 
 
 def storage_positions(dataset):

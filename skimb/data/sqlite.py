@@ -20,9 +20,13 @@ _MAX_PARAMS = 30000
 BLOCK_ROWS = 256
 _BLOCK_BITS = BLOCK_ROWS.bit_length() - 1  # BLOCK_ROWS is a power of two
 # A block is read whole only when a batch asks for at least this many of its rows
-# (a window of a block shuffle, or a pass in row order over a split); fewer are read
-# by key.
+# (a window of a block shuffle, or a pass in row order over a split), ...
 _DENSE_ROWS = 8
+# ... or when the batch as a whole asks for at least this many rows per block it
+# touches (the batch that opens a block-shuffled window: it draws a few rows from
+# each of the new window's blocks, and the rest from the last window's); other rows
+# are read by key. A random batch over a large table asks about one per block.
+_DENSE_BATCH = 4
 _NO_ROWS = np.empty(0, dtype=np.int64)
 # SQLite 3.44+ takes an ORDER BY inside an aggregate (group_concat); before it,
 # group_concat joins in the order the scan visits the rows.
@@ -116,6 +120,7 @@ class SQLiteDataset(Dataset):
         self._joined_sql = None
         self._all_ids = self._all_labels = None
         self._cache = None
+        self._passing = threading.local()  # see passing_through
         self._resolve_schema()
 
     # -- schema ----------------------------------------------------------------
@@ -200,8 +205,13 @@ class SQLiteDataset(Dataset):
             _all_ids=None,
             _all_labels=None,
             _cache=None,
+            _passing=None,
         )
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._passing = threading.local()
 
     # -- ids and labels ----------------------------------------------------------
     def _load_ids_and_labels(self):
@@ -431,9 +441,12 @@ class SQLiteDataset(Dataset):
                 indices = np.where(indices < 0, indices + n, indices)
         positions = indices if self._positions is None else self._positions[indices]
         X = np.empty((len(positions), self.n_features), dtype=np.float32)
-        rest = self._fill_from_blocks(positions, X)
-        if len(rest) and self._held is not None:
-            rest = self._held.fill(positions, X, rest)
+        rows = None  # every row of X
+        if self._held is not None:
+            # Held rows first: blocks are then read whole for the rows they alone
+            # can serve (a held positive's block is not worth a read).
+            rows = self._held.fill(positions, X, np.arange(len(positions)))
+        rest = self._fill_from_blocks(positions, X, rows)
         for start in range(0, len(rest), _MAX_PARAMS):
             chunk = rest[start : start + _MAX_PARAMS]
             X[chunk] = self._read_features(ids[positions[chunk]])
@@ -463,8 +476,35 @@ class SQLiteDataset(Dataset):
             self._held = _HeldRows(positions[order], features[order])
 
     # -- block cache -------------------------------------------------------------
-    def _fill_from_blocks(self, positions, X):
-        """Fill the rows of X that the block cache can serve; return the other rows.
+    def cache_blocks(self):
+        """How many blocks of ``BLOCK_ROWS`` rows the block cache holds at most (0
+        with ``cache_mib=0``): samplers that know it can start an epoch with the
+        blocks the last one left in the cache."""
+        if not self.cache_mib > 0:
+            return 0
+        block_bytes = BLOCK_ROWS * self.n_features * 4
+        n_blocks = -(-len(self._load_ids_and_labels()[0]) // BLOCK_ROWS)
+        return min(int(self.cache_mib * 2**20 // block_bytes), n_blocks)
+
+    @contextmanager
+    def passing_through(self):
+        """Within the block, this thread's reads leave the block cache as it is:
+        blocks are still read whole, but not kept.
+
+        For a pass over rows that the caller keeps itself (the classifier's
+        validation rows, held after one read): kept in the cache, their blocks
+        would push out the training blocks the next epoch starts with.
+        """
+        before = getattr(self._passing, "on", False)
+        self._passing.on = True
+        try:
+            yield self
+        finally:
+            self._passing.on = before
+
+    def _fill_from_blocks(self, positions, X, rows=None):
+        """Fill the rows of X (those in ``rows``, or all) that the block cache can
+        serve; return the other rows.
 
         ``positions`` are row numbers in the table's primary-key order; block ``b``
         holds rows ``[b * BLOCK_ROWS, (b + 1) * BLOCK_ROWS)``. A block is read whole
@@ -479,12 +519,16 @@ class SQLiteDataset(Dataset):
         """
         cache = self._block_cache()
         if cache is None:
-            return np.arange(len(positions))
+            return np.arange(len(positions)) if rows is None else rows
+        if rows is not None:
+            positions = positions[rows]
         # Threads (e.g. joblib's threading backend) share the dataset and its cache.
         with cache.lock:
-            return self._fill_from_cache(cache, positions, X)
+            return self._fill_from_cache(cache, positions, X, rows)
 
-    def _fill_from_cache(self, cache, positions, X):
+    def _fill_from_cache(self, cache, positions, X, rows=None):
+        """``_fill_from_blocks`` for ``positions``, the rows ``rows`` of X (None:
+        all, in order)."""
         blocks = positions >> _BLOCK_BITS  # // BLOCK_ROWS, a power of two
         slot_per_row = cache.slot_of[blocks]
         missing = slot_per_row < 0
@@ -493,11 +537,19 @@ class SQLiteDataset(Dataset):
         cache.last_used[slot_per_row[~missing] if any_missing else slot_per_row] = (
             cache.tick
         )
-        if any_missing:
-            missing_blocks = blocks[missing]
-            first = missing_blocks.min()
-            rows_asked = np.bincount(missing_blocks - first)
-            to_read = np.flatnonzero(rows_asked >= _DENSE_ROWS) + first
+        if not any_missing:  # the usual case: the whole batch from the cache
+            in_slab = _slab_rows(slot_per_row, positions)
+            flat = cache.slab.reshape(-1, self.n_features)
+            if rows is None:
+                np.take(flat, in_slab, axis=0, out=X)
+            else:
+                X[rows] = np.take(flat, in_slab, axis=0)
+            return _NO_ROWS
+        to_read = _blocks_to_read(blocks, missing, slot_per_row)
+        if getattr(self._passing, "on", False):
+            filled = self._fill_passing(to_read, blocks, positions, X, rows)
+            hit, missing = ~missing, missing & ~filled
+        else:
             # Blocks this batch uses were just marked, so the least recently used
             # slots go first; rows of a block evicted here are read by key below.
             # More blocks than slots would evict each other: read by key.
@@ -509,26 +561,42 @@ class SQLiteDataset(Dataset):
                     cache.store(block, slot, self._read_block(block))
                 slot_per_row = cache.slot_of[blocks]
                 missing = slot_per_row < 0
-                any_missing = bool(missing.any())
-        flat = cache.slab.reshape(-1, self.n_features)
-        rows = (slot_per_row.astype(np.int64) << _BLOCK_BITS) | (
-            positions & (BLOCK_ROWS - 1)
+            hit = ~missing
+        hit, missing = np.flatnonzero(hit), np.flatnonzero(missing)
+        X[hit if rows is None else rows[hit]] = np.take(
+            cache.slab.reshape(-1, self.n_features),
+            _slab_rows(slot_per_row[hit], positions[hit]),
+            axis=0,
         )
-        if not any_missing:  # the usual case: the whole batch from the cache
-            np.take(flat, rows, axis=0, out=X)
-            return _NO_ROWS
-        served = np.flatnonzero(~missing)
-        X[served] = np.take(flat, rows[served], axis=0)
-        return np.flatnonzero(missing)
+        return missing if rows is None else rows[missing]
+
+    def _fill_passing(self, to_read, blocks, positions, X, rows=None):
+        """Read the blocks ``to_read`` (ascending) whole and fill the rows of X
+        (``rows[i]`` for position ``i``, or ``i``) in them, keeping none (see
+        :meth:`passing_through`); return which positions were filled."""
+        filled = np.isin(blocks, to_read)
+        order = np.flatnonzero(filled)
+        order = order[np.argsort(blocks[order], kind="stable")]  # block by block
+        per_block = np.bincount(
+            np.searchsorted(to_read, blocks[order]), minlength=len(to_read)
+        )
+        ends = np.cumsum(per_block)
+        for block, start, end in zip(
+            to_read.tolist(), (ends - per_block).tolist(), ends.tolist(), strict=True
+        ):
+            here = order[start:end]
+            X[here if rows is None else rows[here]] = self._read_block(block)[
+                positions[here] & (BLOCK_ROWS - 1)
+            ]
+        return filled
 
     def _block_cache(self):
         if self._cache is not None and self._cache.pid != os.getpid():
             self._cache = None  # a forked process: its own cache, and lock
-        if self._cache is None and self.cache_mib > 0:
-            block_bytes = BLOCK_ROWS * self.n_features * 4
-            n_blocks = -(-len(self._load_ids_and_labels()[0]) // BLOCK_ROWS)
-            capacity = min(int(self.cache_mib * 2**20 // block_bytes), n_blocks)
+        if self._cache is None:
+            capacity = self.cache_blocks()
             if capacity >= 1:
+                n_blocks = -(-len(self._load_ids_and_labels()[0]) // BLOCK_ROWS)
                 self._cache = _BlockCache(n_blocks, capacity, self.n_features)
         return self._cache
 
@@ -667,6 +735,29 @@ class SQLiteDataset(Dataset):
         )
 
 
+def _slab_rows(slots, positions):
+    """Row of the cache's slab (as ``(capacity * BLOCK_ROWS, n_features)``) that
+    holds each position, given its block's slot."""
+    return (slots.astype(np.int64) << _BLOCK_BITS) | (positions & (BLOCK_ROWS - 1))
+
+
+def _blocks_to_read(blocks, missing, slot_per_row):
+    """The blocks (ascending) a batch reads whole: those it asks for at least
+    ``_DENSE_ROWS`` rows of, or, when the batch asks for ``_DENSE_BATCH`` rows per
+    block it touches, every block it misses."""
+    missing_blocks = blocks[missing]
+    first = missing_blocks.min()
+    rows_asked = np.bincount(missing_blocks - first)
+    asked = np.flatnonzero(rows_asked)
+    # The batch that opens a block-shuffled window asks a few rows of each of the
+    # window's blocks (the rest of its rows come from the window before): read by
+    # key, they would be read again, whole, by the next batch.
+    touched = len(asked) + np.unique(slot_per_row[~missing]).size
+    if len(blocks) >= _DENSE_BATCH * touched:
+        return asked + first
+    return np.flatnonzero(rows_asked >= _DENSE_ROWS) + first
+
+
 class _HeldRows:
     """Decoded rows kept by table position; see ``hold_rows``."""
 
@@ -693,8 +784,14 @@ class _BlockCache:
 
     def __init__(self, n_blocks, capacity, n_features):
         self.capacity = capacity
-        # np.empty: pages cost memory only once a block is stored in them.
-        self.slab = np.empty((capacity, BLOCK_ROWS, n_features), dtype=np.float32)
+        # Pages cost memory only once a block is stored in them. Allocated by torch,
+        # not NumPy: NumPy asks for transparent huge pages on arrays over 4 MiB, and
+        # where the kernel compacts memory to make them (THP defrag "madvise"), the
+        # first store into each slot took ~5x longer (144 vs 27 us per 64 KiB slot,
+        # benchmarks/bench_sqlite_defaults.py's machine).
+        self.slab = torch.empty(
+            (capacity, BLOCK_ROWS, n_features), dtype=torch.float32
+        ).numpy()
         self.slot_of = np.full(n_blocks, -1, dtype=np.int32)  # block -> slot
         self.block_in = np.full(capacity, -1, dtype=np.int64)  # slot -> block
         self.last_used = np.zeros(capacity, dtype=np.int64)  # batch count
