@@ -2,6 +2,7 @@
 
 import pickle
 import sqlite3
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -120,7 +121,8 @@ def test_pickles_by_path_and_works_in_workers(db):
     ds = SQLiteDataset(path)[np.arange(0, 600)]
     assert len(ds.labels) == 600  # opens a connection and caches the columns
     restored = pickle.loads(pickle.dumps(ds))
-    assert restored._conn is None and len(pickle.dumps(ds)) < 10_000
+    assert getattr(restored._local, "conn", None) is None  # reopened lazily
+    assert len(pickle.dumps(ds)) < 10_000
     np.testing.assert_array_equal(restored.labels, y[:600])
     loader = DataLoader(ds, batch_size=100, num_workers=2, collate_fn=collate)
     Xs = torch.cat([xb for xb, _ in loader]).numpy()
@@ -501,6 +503,16 @@ def test_batch_balanced_with_blocks_reads_through_the_cache(db):
     ).fit(ds, None)
     assert all(int(yb.sum()) == 2 for _, yb in recorder.batches_)
     assert np.any(ds._cache.slot_of >= 0)
+
+
+def test_each_thread_reads_through_its_own_connection(db):
+    path, X, y = db
+    ds = SQLiteDataset(path)
+    with ThreadPoolExecutor(2) as pool:
+        # both threads alive at once: their connections cannot be one reused
+        barrier = threading.Barrier(2)
+        conns = list(pool.map(lambda _: barrier.wait() or id(ds._connection()), [0, 1]))
+    assert len(set(conns + [id(ds._connection())])) == 3
 
 
 def test_threads_sharing_a_dataset_get_their_rows(tmp_path):

@@ -98,7 +98,13 @@ class SQLiteDataset(Dataset):
     reads_in_blocks = True
 
     def __init__(
-        self, path, table="data", features=None, label="label", *, cache_mib=64
+        self,
+        path,
+        table="data",
+        features=None,
+        label="label",
+        *,
+        cache_mib=64,
     ):
         self.path = str(path)
         self.table = table
@@ -114,13 +120,14 @@ class SQLiteDataset(Dataset):
         ):
             raise ValueError(f"cache_mib must be a number >= 0, got {cache_mib!r}")
         self._positions = None  # None: every row, in primary-key order
-        self._conn, self._conn_pid = None, None
-        self._bytes_conn = None
         self._held = None
         self._joined_sql = None
         self._all_ids = self._all_labels = None
         self._cache = None
-        self._passing = threading.local()  # see passing_through
+        # Connections, and the passing_through flag, per thread: threads sharing
+        # the dataset (joblib's threading backend) never share a connection, which
+        # Python's sqlite3 does not support using from two threads at once.
+        self._local = threading.local()
         self._resolve_schema()
 
     # -- schema ----------------------------------------------------------------
@@ -184,10 +191,12 @@ class SQLiteDataset(Dataset):
 
     # -- connection, per process -------------------------------------------------
     def _connection(self):
-        if self._conn is None or self._conn_pid != os.getpid():
-            self._conn = self._open_read_only()
-            self._conn_pid = os.getpid()
-        return self._conn
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():  # new thread, or forked
+            local.conn, local.bytes_conn, local.pid = None, None, os.getpid()
+        if local.conn is None:
+            local.conn = self._open_read_only()
+        return local.conn
 
     def _open_read_only(self):
         uri = f"file:{quote(os.path.abspath(self.path))}?mode=ro"
@@ -198,20 +207,17 @@ class SQLiteDataset(Dataset):
         state = self.__dict__.copy()
         # Reopened (and the id/label columns re-read) lazily in the new process.
         state.update(
-            _conn=None,
-            _conn_pid=None,
-            _bytes_conn=None,
+            _local=None,
             _held=None,
             _all_ids=None,
             _all_labels=None,
             _cache=None,
-            _passing=None,
         )
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        self._passing = threading.local()
+        self._local = threading.local()
 
     # -- ids and labels ----------------------------------------------------------
     def _load_ids_and_labels(self):
@@ -473,7 +479,8 @@ class SQLiteDataset(Dataset):
             features = self._fetch(rows)[0]
             positions = rows if self._positions is None else self._positions[rows]
             order = np.argsort(positions)
-            self._held = _HeldRows(positions[order], features[order])
+            n_table_rows = len(self._load_ids_and_labels()[0])
+            self._held = _HeldRows(positions[order], features[order], n_table_rows)
 
     # -- block cache -------------------------------------------------------------
     def cache_blocks(self):
@@ -495,12 +502,12 @@ class SQLiteDataset(Dataset):
         validation rows, held after one read): kept in the cache, their blocks
         would push out the training blocks the next epoch starts with.
         """
-        before = getattr(self._passing, "on", False)
-        self._passing.on = True
+        before = getattr(self._local, "passing", False)
+        self._local.passing = True
         try:
             yield self
         finally:
-            self._passing.on = before
+            self._local.passing = before
 
     def _fill_from_blocks(self, positions, X, rows=None):
         """Fill the rows of X (those in ``rows``, or all) that the block cache can
@@ -546,7 +553,7 @@ class SQLiteDataset(Dataset):
                 X[rows] = np.take(flat, in_slab, axis=0)
             return _NO_ROWS
         to_read = _blocks_to_read(blocks, missing, slot_per_row)
-        if getattr(self._passing, "on", False):
+        if getattr(self._local, "passing", False):
             filled = self._fill_passing(to_read, blocks, positions, X, rows)
             hit, missing = ~missing, missing & ~filled
         else:
@@ -656,16 +663,17 @@ class SQLiteDataset(Dataset):
         """A second read-only connection that returns text as bytes (for joined
         BLOBs), or None where the file's text encoding is not UTF-8, as a joined
         BLOB read as UTF-16 text would not keep its bytes."""
-        conn = self._bytes_conn
-        if conn is None or conn[1] != os.getpid():
+        self._connection()  # this thread's connections, fresh after a fork
+        local = self._local
+        if local.bytes_conn is None:
             handle = self._open_read_only()
             handle.text_factory = bytes
             encoding = handle.execute("PRAGMA encoding").fetchone()[0]
             if encoding != b"UTF-8":
                 handle.close()
-                handle = None
-            conn = self._bytes_conn = (handle, os.getpid())
-        return conn[0]
+                handle = False  # not None: asked once per thread
+            local.bytes_conn = handle
+        return local.bytes_conn or None
 
     def _check_unchanged(self, wanted_ids, n_found):
         if n_found != len(wanted_ids):
@@ -759,19 +767,34 @@ def _blocks_to_read(blocks, missing, slot_per_row):
 
 
 class _HeldRows:
-    """Decoded rows kept by table position; see ``hold_rows``."""
+    """Decoded rows kept by table position; see ``hold_rows``.
 
-    def __init__(self, positions, features):
+    Which positions are held is also kept as one bit per table row (125 KB for a
+    million rows): every batch asks, and a bit lookup costs a fraction of a binary
+    search of the held positions (38 us per 512-row batch among 13,500 held rows).
+    """
+
+    def __init__(self, positions, features, n_table_rows):
         self.positions, self.features = positions, features
+        mask = np.zeros(n_table_rows, dtype=bool)
+        mask[positions] = True
+        self.bits = np.packbits(mask, bitorder="little")
+
+    def holds(self, positions):
+        """Whether each of these table positions is held."""
+        bits = self.bits[positions >> 3] >> (positions & 7).astype(np.uint8)
+        return (bits & 1).view(bool)
 
     def fill(self, positions, X, rows):
         """Fill the ``rows`` of X held here; return the other rows."""
         if not len(self.positions):
             return rows
-        slots = np.searchsorted(self.positions, positions[rows])
-        slots[slots == len(self.positions)] = 0
-        held = self.positions[slots] == positions[rows]
-        X[rows[held]] = self.features[slots[held]]
+        asked = positions[rows]
+        held = self.holds(asked)
+        if not held.any():
+            return rows
+        slots = np.searchsorted(self.positions, asked[held])
+        X[rows[held]] = self.features[slots]
         return rows[~held]
 
 
