@@ -447,12 +447,12 @@ class SQLiteDataset(Dataset):
                 indices = np.where(indices < 0, indices + n, indices)
         positions = indices if self._positions is None else self._positions[indices]
         X = np.empty((len(positions), self.n_features), dtype=np.float32)
-        rows = None  # every row of X
-        if self._held is not None:
-            # Held rows first: blocks are then read whole for the rows they alone
-            # can serve (a held positive's block is not worth a read).
-            rows = self._held.fill(positions, X, np.arange(len(positions)))
-        rest = self._fill_from_blocks(positions, X, rows)
+        # Held rows are left out of the block reads (a held positive's block is
+        # not worth a read) and filled last, over whatever the cache wrote there.
+        held = None if self._held is None else self._held.holds(positions)
+        rest = self._fill_from_blocks(positions, X, held)
+        if held is not None:
+            self._held.fill(positions, X, held)
         for start in range(0, len(rest), _MAX_PARAMS):
             chunk = rest[start : start + _MAX_PARAMS]
             X[chunk] = self._read_features(ids[positions[chunk]])
@@ -509,9 +509,9 @@ class SQLiteDataset(Dataset):
         finally:
             self._local.passing = before
 
-    def _fill_from_blocks(self, positions, X, rows=None):
-        """Fill the rows of X (those in ``rows``, or all) that the block cache can
-        serve; return the other rows.
+    def _fill_from_blocks(self, positions, X, skip=None):
+        """Fill the rows of X that the block cache can serve; return the rows it
+        cannot, other than those in ``skip`` (a mask, or None).
 
         ``positions`` are row numbers in the table's primary-key order; block ``b``
         holds rows ``[b * BLOCK_ROWS, (b + 1) * BLOCK_ROWS)``. A block is read whole
@@ -522,65 +522,64 @@ class SQLiteDataset(Dataset):
         and validation passes over a split), which a range read serves faster than
         lookups by key, and which the next epoch's batches then find in the cache.
         Random batches over a large table ask for a row or two per block, so they
-        are read by key.
+        are read by key. Rows of X that are not served (those returned and those
+        skipped) may be written with other rows' values: their caller fills them.
         """
         cache = self._block_cache()
         if cache is None:
-            return np.arange(len(positions)) if rows is None else rows
-        if rows is not None:
-            positions = positions[rows]
+            every = np.arange(len(positions))
+            return every if skip is None else every[~skip]
         # Threads (e.g. joblib's threading backend) share the dataset and its cache.
         with cache.lock:
-            return self._fill_from_cache(cache, positions, X, rows)
+            return self._fill_from_cache(cache, positions, X, skip)
 
-    def _fill_from_cache(self, cache, positions, X, rows=None):
-        """``_fill_from_blocks`` for ``positions``, the rows ``rows`` of X (None:
-        all, in order)."""
+    def _fill_from_cache(self, cache, positions, X, skip=None):
         blocks = positions >> _BLOCK_BITS  # // BLOCK_ROWS, a power of two
         slot_per_row = cache.slot_of[blocks]
-        missing = slot_per_row < 0
-        any_missing = bool(missing.any())
+        cached = slot_per_row >= 0
+        all_cached = bool(cached.all())
         cache.tick += 1
-        cache.last_used[slot_per_row[~missing] if any_missing else slot_per_row] = (
-            cache.tick
-        )
-        if not any_missing:  # the usual case: the whole batch from the cache
-            in_slab = _slab_rows(slot_per_row, positions)
-            flat = cache.slab.reshape(-1, self.n_features)
-            if rows is None:
-                np.take(flat, in_slab, axis=0, out=X)
-            else:
-                X[rows] = np.take(flat, in_slab, axis=0)
-            return _NO_ROWS
-        to_read = _blocks_to_read(blocks, missing, slot_per_row)
-        if getattr(self._local, "passing", False):
-            filled = self._fill_passing(to_read, blocks, positions, X, rows)
-            hit, missing = ~missing, missing & ~filled
-        else:
+        # Skipped rows (held positives, scattered over the table) do not count as
+        # uses: the least recently used blocks are those the sampler has left.
+        used = cached if skip is None else cached & ~skip
+        cache.last_used[slot_per_row[used]] = cache.tick
+        filled = None  # rows read passing through the cache
+        if not all_cached:
+            missing = ~cached if skip is None else ~cached & ~skip
+            to_read = _NO_ROWS
+            if missing.any():
+                to_read = _blocks_to_read(blocks, missing, slot_per_row)
+            if getattr(self._local, "passing", False):
+                if len(to_read):
+                    filled = to_read
             # Blocks this batch uses were just marked, so the least recently used
             # slots go first; rows of a block evicted here are read by key below.
             # More blocks than slots would evict each other: read by key.
-            if 0 < len(to_read) <= cache.capacity:
+            elif 0 < len(to_read) <= cache.capacity:
                 free = np.argpartition(cache.last_used, len(to_read) - 1)
                 for block, slot in zip(
                     to_read.tolist(), free[: len(to_read)].tolist(), strict=True
                 ):
                     cache.store(block, slot, self._read_block(block))
                 slot_per_row = cache.slot_of[blocks]
-                missing = slot_per_row < 0
-            hit = ~missing
-        hit, missing = np.flatnonzero(hit), np.flatnonzero(missing)
-        X[hit if rows is None else rows[hit]] = np.take(
+                cached = slot_per_row >= 0
+        # One gather for the whole batch: a row whose block is not cached has slot
+        # -1, which indexes the slab's last block (a wrong row, overwritten below or
+        # by the caller).
+        np.take(
             cache.slab.reshape(-1, self.n_features),
-            _slab_rows(slot_per_row[hit], positions[hit]),
+            _slab_rows(slot_per_row, positions),
             axis=0,
+            out=X,
         )
-        return missing if rows is None else rows[missing]
+        if filled is not None:
+            cached = cached | self._fill_passing(filled, blocks, positions, X)
+        left = ~cached if skip is None else ~cached & ~skip
+        return np.flatnonzero(left) if not all_cached else _NO_ROWS
 
-    def _fill_passing(self, to_read, blocks, positions, X, rows=None):
-        """Read the blocks ``to_read`` (ascending) whole and fill the rows of X
-        (``rows[i]`` for position ``i``, or ``i``) in them, keeping none (see
-        :meth:`passing_through`); return which positions were filled."""
+    def _fill_passing(self, to_read, blocks, positions, X):
+        """Read the blocks ``to_read`` (ascending) whole and fill X's rows in them,
+        keeping none (see :meth:`passing_through`); return which rows were filled."""
         filled = np.isin(blocks, to_read)
         order = np.flatnonzero(filled)
         order = order[np.argsort(blocks[order], kind="stable")]  # block by block
@@ -592,9 +591,7 @@ class SQLiteDataset(Dataset):
             to_read.tolist(), (ends - per_block).tolist(), ends.tolist(), strict=True
         ):
             here = order[start:end]
-            X[here if rows is None else rows[here]] = self._read_block(block)[
-                positions[here] & (BLOCK_ROWS - 1)
-            ]
+            X[here] = self._read_block(block)[positions[here] & (BLOCK_ROWS - 1)]
         return filled
 
     def _block_cache(self):
@@ -785,17 +782,11 @@ class _HeldRows:
         bits = self.bits[positions >> 3] >> (positions & 7).astype(np.uint8)
         return (bits & 1).view(bool)
 
-    def fill(self, positions, X, rows):
-        """Fill the ``rows`` of X held here; return the other rows."""
-        if not len(self.positions):
-            return rows
-        asked = positions[rows]
-        held = self.holds(asked)
-        if not held.any():
-            return rows
-        slots = np.searchsorted(self.positions, asked[held])
-        X[rows[held]] = self.features[slots]
-        return rows[~held]
+    def fill(self, positions, X, held):
+        """Fill the rows of X that ``held`` (from :meth:`holds`) marks."""
+        rows = np.flatnonzero(held)
+        if len(rows):
+            X[rows] = self.features[np.searchsorted(self.positions, positions[rows])]
 
 
 class _BlockCache:
