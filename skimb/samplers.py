@@ -16,6 +16,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import BatchSampler, Sampler
 
+from .data.rows import concatenated_ranges, runs_of
+
 #: Blocks whose rows a block-shuffled order mixes together (``window``).
 DEFAULT_WINDOW = 32
 
@@ -501,9 +503,7 @@ class _Blocks:
             if np.any(keys[1:] < keys[:-1]):  # rows not stored in their own order
                 order = np.argsort(keys, kind="stable")
                 rows, keys = rows[order], keys[order]
-        _, self.starts, self.counts = np.unique(
-            keys, return_index=True, return_counts=True
-        )
+        _, self.starts, self.counts = runs_of(keys)
         self.rows = rows
         self._last_order = (-1, None)  # (epoch, order): the chain's latest link
 
@@ -540,11 +540,12 @@ class _Blocks:
         blocks shuffled together."""
         if order is None:
             order = rng.permutation(self.counts.size)
-        lengths, firsts = self.counts[order], self.starts[order]
-        # Row indices block after block, in the shuffled block order.
-        offsets = np.cumsum(lengths) - lengths
-        take = np.repeat(firsts - offsets, lengths) + np.arange(lengths.sum())
-        shuffled = self.rows[take]
+        lengths = self.counts[order]
+        # Row indices block after block, in the shuffled block order (taken into
+        # the array that held where to take them from: one array of the epoch's
+        # length at a time, besides the rows).
+        shuffled = concatenated_ranges(self.starts[order], lengths)
+        np.take(self.rows, shuffled, out=shuffled)
         window_ends = np.cumsum(lengths)[window - 1 :: window]
         bounds = np.r_[0, window_ends, shuffled.size]
         for start, end in zip(bounds[:-1], bounds[1:], strict=True):
@@ -600,8 +601,9 @@ def _binary_labels(labels):
     labels = np.asarray(labels).ravel()
     if labels.dtype == bool:
         return labels.astype(np.int8)
-    values = np.unique(labels)
-    if not np.isin(values, (0, 1)).all():
+    # Checked without np.unique, which sorts a copy of every label.
+    if not ((labels == 0) | (labels == 1)).all():
+        values = np.unique(labels)
         shown = values[:5].tolist()
         raise ValueError(
             f"labels must be 0/1 or bool (1 = positive), got values {shown}"

@@ -10,6 +10,7 @@ sees, in training and in prediction.
 import numpy as np
 import torch
 
+from .data.rows import concatenated_ranges, runs_of
 from .data.sqlite import BLOCK_ROWS
 
 SCALINGS = (None, "standard", "robust")
@@ -110,17 +111,22 @@ def scaling_sample(stored_at, generator):
     cluster sample): the mean and spread of 130,000 rows are within a fraction of
     a percent of the full data's, far below what scaling needs. ``stored_at`` is
     each training row's position in storage (ascending), so arrays and tables are
-    sampled alike.
+    sampled alike (in any order; ascending is cheapest).
     """
     stored_at = np.asarray(stored_at)
     if len(stored_at) <= SCALING_SAMPLE_ROWS:
         return None
     block_of_row = stored_at // BLOCK_ROWS
-    blocks, rows_per_block = np.unique(block_of_row, return_counts=True)
-    order = torch.randperm(len(blocks), generator=generator).numpy()
+    by_block = None  # rows in storage order already (as the classifier has them)
+    if np.any(block_of_row[1:] < block_of_row[:-1]):
+        by_block = np.argsort(block_of_row, kind="stable")
+        block_of_row = block_of_row[by_block]
+    _, starts, rows_per_block = runs_of(block_of_row)
+    order = torch.randperm(len(starts), generator=generator).numpy()
     enough = np.searchsorted(np.cumsum(rows_per_block[order]), SCALING_SAMPLE_ROWS)
-    chosen = np.sort(blocks[order[: enough + 1]])
-    return np.flatnonzero(np.isin(block_of_row, chosen))
+    chosen = np.sort(order[: enough + 1])
+    rows = concatenated_ranges(starts[chosen], rows_per_block[chosen])
+    return rows if by_block is None else np.sort(by_block[rows])
 
 
 def _mean_std(batches):

@@ -8,6 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from torch.utils.data import DataLoader
 
@@ -684,3 +686,22 @@ def test_a_fit_on_disk_reads_validation_rows_once_and_holds_the_positives(db):
     assert np.all(reads_per_row[train[clf.sampler_.pos_indices]] == 1)
     negatives = np.setdiff1d(train, train[clf.sampler_.pos_indices])
     assert np.all(reads_per_row[negatives] == 4 + 1)  # 4 epochs and scaling
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(0, 20), max_size=60), st.data())
+def test_runs_and_ranges_match_their_numpy_formulas(values, data):
+    from skimb.data.rows import concatenated_ranges, runs_of
+
+    keys = np.sort(np.array(values, dtype=np.int64))
+    expected = np.unique(keys, return_index=True, return_counts=True)
+    for got, want in zip(runs_of(keys), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    n = data.draw(st.integers(0, 12))
+    firsts = np.array(data.draw(st.lists(st.integers(0, 99), min_size=n, max_size=n)))
+    lengths = np.array(data.draw(st.lists(st.integers(0, 6), min_size=n, max_size=n)))
+    want = [np.arange(f, f + k) for f, k in zip(firsts, lengths, strict=True)]
+    np.testing.assert_array_equal(
+        concatenated_ranges(firsts, lengths),
+        np.concatenate(want).astype(np.int64) if want else np.zeros(0, np.int64),
+    )

@@ -60,6 +60,34 @@ def reads_in_blocks(dataset):
     return bool(getattr(_root(dataset), "reads_in_blocks", False))
 
 
+def runs_of(keys):
+    """The runs of equal values of the sorted array ``keys``: ``(values, starts,
+    counts)``, as ``np.unique(keys, return_index=True, return_counts=True)`` gives
+    them, without the sorted copy and the argsort np.unique makes (16 bytes a row
+    at their peak, which a fit over millions of rows on disk should not pay)."""
+    keys = np.asarray(keys)
+    starts = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+    starts = np.concatenate([[0], starts]) if keys.size else starts
+    counts = np.diff(np.append(starts, keys.size))
+    return keys[starts], starts, counts
+
+
+def concatenated_ranges(firsts, lengths):
+    """``np.concatenate([np.arange(f, f + n) for f, n in zip(firsts, lengths)])``
+    as one int64 array built in place (no second array of its length)."""
+    firsts, lengths = np.asarray(firsts), np.asarray(lengths)
+    keep = lengths > 0
+    firsts, lengths = firsts[keep].astype(np.int64), lengths[keep]
+    out = np.ones(int(lengths.sum()), dtype=np.int64)
+    if out.size:
+        # Steps of 1 within a range; at each range's start, the jump from the end
+        # of the one before.
+        out[0] = firsts[0]
+        out[np.cumsum(lengths)[:-1]] = firsts[1:] - (firsts[:-1] + lengths[:-1] - 1)
+        np.cumsum(out, out=out)
+    return out
+
+
 def cache_blocks(dataset):
     """Blocks the block cache of the dataset under skimb's and torch's wrappers
     holds (``cache_blocks()``, as :class:`SQLiteDataset` has), else 0."""
@@ -94,13 +122,23 @@ def storage_positions(dataset):
 
 def _root_and_rows(dataset):
     """The dataset under skimb's and torch's wrappers, and which of its rows each
-    row of ``dataset`` is."""
-    if isinstance(dataset, Subset):
-        root, rows = _root_and_rows(dataset.dataset)
-        return root, rows[np.asarray(dataset.indices)]
-    if isinstance(dataset, EncodedTargets):
-        return _root_and_rows(dataset.dataset)
-    return dataset, np.arange(len(dataset))
+    row of ``dataset`` is (the subset's own index array when it wraps the root
+    directly: no copy)."""
+    dataset = _unencoded(dataset)
+    if not isinstance(dataset, Subset):
+        return dataset, np.arange(len(dataset))
+    inner, indices = _unencoded(dataset.dataset), np.asarray(dataset.indices)
+    if not isinstance(inner, Subset):
+        return inner, indices
+    root, rows = _root_and_rows(inner)
+    return root, rows[indices]
+
+
+def _unencoded(dataset):
+    """``dataset`` without EncodedTargets wrappers (they keep its rows)."""
+    while isinstance(dataset, EncodedTargets):
+        dataset = dataset.dataset
+    return dataset
 
 
 # The rarer class's training rows of a dataset read from disk are held in memory up
