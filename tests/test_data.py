@@ -705,3 +705,19 @@ def test_runs_and_ranges_match_their_numpy_formulas(values, data):
         concatenated_ranges(firsts, lengths),
         np.concatenate(want).astype(np.int64) if want else np.zeros(0, np.int64),
     )
+
+
+def test_new_files_get_large_pages_and_old_ones_keep_theirs(tmp_path, imbalanced):
+    from skimb.data.sqlite import PAGE_BYTES
+
+    X, y = imbalanced
+    write_sqlite(tmp_path / "new.db", X, y)
+    with sqlite3.connect(tmp_path / "new.db") as conn:
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_BYTES == 16384
+    with sqlite3.connect(tmp_path / "old.db") as conn:
+        conn.execute("PRAGMA page_size=4096")
+        conn.execute("CREATE TABLE other (x)")
+    write_sqlite(tmp_path / "old.db", X, y)
+    with sqlite3.connect(tmp_path / "old.db") as conn:
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == 4096
+    np.testing.assert_array_equal(SQLiteDataset(tmp_path / "old.db").labels, y)

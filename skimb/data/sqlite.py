@@ -839,6 +839,10 @@ def write_sqlite(path, X, y=None, table="data", if_exists="fail"):
     * a fresh table and ``if_exists="append"``: every chunk committed before the
       crash, whole; never part of a chunk.
 
+    A file it creates has 16 KiB pages (``PAGE_BYTES``; SQLite's default is 4
+    KiB), which makes the block reads of :class:`SQLiteDataset` about a fifth
+    faster; an existing file keeps its own.
+
     The file is written in SQLite's write-ahead-log mode and returned to its usual
     rollback-journal mode at the end. A writer killed in the middle leaves a
     ``-wal`` file whose committed chunks read-only readers see; unlike a rollback
@@ -888,6 +892,10 @@ def write_sqlite(path, X, y=None, table="data", if_exists="fail"):
     # Transactions are explicit (isolation_level=None).
     conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
     try:
+        # A new file's pages (a no-op on an existing one): a 256-row block of 64
+        # float32 features then spans 5 pages instead of 17, and reads in 34 us
+        # instead of 44 (benchmarks/bench_sqlite_defaults.py's machine).
+        conn.execute(f"PRAGMA page_size={PAGE_BYTES}")
         conn.execute("PRAGMA journal_mode=WAL")
         with _transaction(conn):
             _drop_leftovers(conn)
@@ -916,6 +924,9 @@ def write_sqlite(path, X, y=None, table="data", if_exists="fail"):
         _leave_wal_mode(conn)
         conn.close()
 
+
+#: Page size of the files ``write_sqlite`` creates (SQLite's default is 4096).
+PAGE_BYTES = 16384
 
 #: Prefix of the table a replacing ``write_sqlite`` fills before the swap.
 WRITING_PREFIX = "_skimb_writing_"
