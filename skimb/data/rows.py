@@ -36,7 +36,10 @@ def sorted_subset(dataset):
     if isinstance(dataset, Subset):
         indices = np.asarray(dataset.indices)
         if indices.ndim == 1:
-            return IndexSubset(dataset.dataset, np.sort(indices))
+            # scikit-learn's splitters give them ascending already: no copy then.
+            if np.any(indices[1:] < indices[:-1]):
+                indices = np.sort(indices)
+            return IndexSubset(dataset.dataset, indices)
     return dataset
 
 
