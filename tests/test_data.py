@@ -721,3 +721,22 @@ def test_new_files_get_large_pages_and_old_ones_keep_theirs(tmp_path, imbalanced
     with sqlite3.connect(tmp_path / "old.db") as conn:
         assert conn.execute("PRAGMA page_size").fetchone()[0] == 4096
     np.testing.assert_array_equal(SQLiteDataset(tmp_path / "old.db").labels, y)
+
+
+def test_a_validation_split_too_large_to_hold_passes_through_the_cache(
+    db, monkeypatch
+):
+    from skimb.data import read_once
+
+    path, X, y = db
+    monkeypatch.setattr(read_once, "HELD_MIB", 0)  # every split is "too large"
+    ds = SQLiteDataset(path)
+    clf = quiet(max_epochs=2).fit(ds, None)
+    train_blocks = set((clf.sampler_.storage_positions // BLOCK_ROWS).tolist())
+    valid_only = set(range(-(-len(y) // BLOCK_ROWS))) - train_blocks
+    assert valid_only  # skorch's unshuffled split: the first rows of each class
+    # The validation pass ends every epoch: kept, its blocks would still be cached.
+    cached = set(np.flatnonzero(ds._cache.slot_of >= 0).tolist())
+    assert cached and not cached & valid_only
+    held = quiet(max_epochs=2).fit(SQLiteDataset(path), None)
+    np.testing.assert_allclose(clf.predict_proba(X), held.predict_proba(X), rtol=1e-5)

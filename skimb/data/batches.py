@@ -122,12 +122,12 @@ class IndexSubset(Subset):
 def accepts_index_arrays(dataset):
     """Whether ``dataset.__getitems__`` takes index arrays and slices (skimb's own
     datasets, and skimb's wrappers around them)."""
-    from .read_once import ReadOnce
+    from .read_once import PassingThrough, ReadOnce
     from .sqlite import SQLiteDataset
 
     while isinstance(dataset, (IndexSubset, EncodedTargets)):
         dataset = dataset.dataset
-    return isinstance(dataset, (ArrayDataset, SQLiteDataset, ReadOnce))
+    return isinstance(dataset, (ArrayDataset, SQLiteDataset, ReadOnce, PassingThrough))
 
 
 class ShuffledBatches:

@@ -61,12 +61,41 @@ class ReadOnce(Dataset):
         return ArrayDataset(X, y)  # targets (and weights) as encoded
 
 
+class PassingThrough(Dataset):
+    """A dataset's rows read without filling the block cache of the dataset under
+    it (:meth:`~skimb.data.SQLiteDataset.passing_through`).
+
+    The classifier reads a validation split too large to hold through it: read
+    again each epoch, its blocks would only push out of the cache the training
+    blocks the next epoch opens with.
+
+    Parameters
+    ----------
+    dataset : torch Dataset
+        Rows that answer ``__getitems__`` with index arrays and slices.
+    """
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, i):
+        with passing_through(self.dataset):
+            return self.dataset[i]
+
+    def __getitems__(self, indices):
+        with passing_through(self.dataset):
+            return self.dataset.__getitems__(indices)
+
+
 def held_if_small(dataset, n_features):
     """``dataset`` wrapped in :class:`ReadOnce` when it is one of skimb's (batches
-    as tensors) and its rows take at most ``HELD_MIB`` MiB as float32, else as it
-    is."""
+    as tensors) and its rows take at most ``HELD_MIB`` MiB as float32; a larger one
+    of skimb's in :class:`PassingThrough`; any other as it is."""
     if dataset is None or not accepts_index_arrays(dataset):
         return dataset
     if len(dataset) * n_features * 4 > HELD_MIB * 2**20:
-        return dataset
+        return PassingThrough(dataset)
     return ReadOnce(dataset)
