@@ -723,9 +723,7 @@ def test_new_files_get_large_pages_and_old_ones_keep_theirs(tmp_path, imbalanced
     np.testing.assert_array_equal(SQLiteDataset(tmp_path / "old.db").labels, y)
 
 
-def test_a_validation_split_too_large_to_hold_passes_through_the_cache(
-    db, monkeypatch
-):
+def test_a_validation_split_too_large_to_hold_passes_through_the_cache(db, monkeypatch):
     from skimb.data import read_once
 
     path, X, y = db
