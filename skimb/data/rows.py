@@ -120,7 +120,11 @@ def storage_positions(dataset):
     SQLiteDataset view has), else its row number there."""
     root, rows = _root_and_rows(dataset)
     own = getattr(root, "storage_positions", None)
-    return np.asarray(own())[rows] if callable(own) else rows
+    if not callable(own):
+        return rows
+    if isinstance(root, SQLiteDataset):  # asked for these rows only: no full array
+        return own(rows)
+    return np.asarray(own())[rows]
 
 
 def _root_and_rows(dataset):

@@ -82,7 +82,9 @@ class SQLiteDataset(Dataset):
     shape : tuple of int
         ``(n_rows, n_features)`` of the selected rows.
     labels : ndarray
-        Every selected row's label, read without touching the features.
+        Every selected row's label, read without touching the features; integer
+        labels in the smallest integer type that holds both values (``int8`` for
+        0/1), as memory per row counts on tables of millions of rows.
 
     Examples
     --------
@@ -268,9 +270,10 @@ class SQLiteDataset(Dataset):
         ids = self._all_row_ids(conn, n, low, high)
         is_first = np.frombuffer(flags, dtype=np.uint8) == ord("1")
         if other is None:
-            return ids, np.array([first[0]])[np.zeros(n, dtype=np.intp)]
-        values = np.array([other, first[0]])
-        return ids, values[is_first.astype(np.intp)]
+            return ids, np.full(n, first[0], dtype=_label_dtype(first[0]))
+        labels = np.full(n, other, dtype=_label_dtype(other, first[0]))
+        labels[is_first] = first[0]
+        return ids, labels
 
     def _ids_and_labels_from_index(self):
         """Ids and binary labels read through an index on the label column (as
@@ -313,9 +316,9 @@ class SQLiteDataset(Dataset):
             )
         )
         ids = self._all_row_ids(conn, n, low, high)
-        is_rare = np.zeros(n, dtype=np.intp)
-        is_rare[np.searchsorted(ids, ids_of_rare)] = 1
-        return ids, np.array([common, rare])[is_rare]
+        labels = np.full(n, common, dtype=_label_dtype(common, rare))
+        labels[np.searchsorted(ids, ids_of_rare)] = rare
+        return ids, labels
 
     def _all_row_ids(self, conn, n, low, high):
         """The table's ``n`` row ids in order, lowest ``low`` and highest ``high``:
@@ -358,6 +361,8 @@ class SQLiteDataset(Dataset):
                 f"{ids[missing[:5]].tolist()}...); every row needs one of two "
                 "labels, as skimb.data.write_sqlite writes"
             )
+        if labels.dtype.kind == "i" and labels.size:  # as the other reads give them
+            labels = labels.astype(_label_dtype(labels.min(), labels.max()))
         return ids, labels
 
     def _selected(self, array):
@@ -424,13 +429,21 @@ class SQLiteDataset(Dataset):
         view._positions = positions if parent is None else parent[positions]
         return view
 
-    def storage_positions(self):
+    def storage_positions(self, rows=None):
         """Row number in the table's primary-key order of each row of this view (of
-        every row: ``0 .. n - 1``, for the whole table). Samplers cut their blocks
-        over these positions, so that their blocks are the cache's blocks."""
+        every row: ``0 .. n - 1``, for the whole table), or of the rows ``rows`` of
+        it. Samplers cut their blocks over these positions, so that their blocks
+        are the cache's blocks.
+
+        Parameters
+        ----------
+        rows : array-like of int or None, default=None
+            Rows of this view; None: all of them. For the whole table, the
+            positions are the rows themselves (returned as given, no copy).
+        """
         if self._positions is None:
-            return np.arange(len(self))
-        return self._positions.copy()
+            return np.arange(len(self)) if rows is None else np.asarray(rows)
+        return self._positions.copy() if rows is None else self._positions[rows]
 
     def _storage_order(self):
         """Positions that put this view's rows in primary-key order, or None when
@@ -744,6 +757,18 @@ class SQLiteDataset(Dataset):
             f"features={self.features!r}, label={self.label!r}) with "
             f"{len(self)} rows"
         )
+
+
+def _label_dtype(*values):
+    """The smallest integer type that holds these labels (int8 for 0/1: a byte a
+    row, where int64 took eight), or NumPy's type for them when they are not ints."""
+    if all(isinstance(v, (int, np.integer)) for v in values):
+        for dtype in (np.int8, np.int16, np.int32):
+            info = np.iinfo(dtype)
+            if all(info.min <= v <= info.max for v in values):
+                return dtype
+        return np.int64
+    return np.asarray(values).dtype
 
 
 def _slab_rows(slots, positions):
