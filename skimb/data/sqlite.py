@@ -317,7 +317,7 @@ class SQLiteDataset(Dataset):
         )
         ids = self._all_row_ids(conn, n, low, high)
         labels = np.full(n, common, dtype=_label_dtype(common, rare))
-        labels[np.searchsorted(ids, ids_of_rare)] = rare
+        labels[ids.searchsorted(ids_of_rare)] = rare
         return ids, labels
 
     def _all_row_ids(self, conn, n, low, high):
@@ -325,7 +325,7 @@ class SQLiteDataset(Dataset):
         a range when there are no gaps (as ``write_sqlite`` writes them), else
         read."""
         if high - low + 1 == n:
-            return np.arange(low, high + 1, dtype=np.int64)
+            return _IdRange(low, n)
         return _read_column(
             conn.execute(
                 f"SELECT {_quote(self._id_column)} FROM {_quote(self.table)} ORDER BY 1"
@@ -792,6 +792,39 @@ def _blocks_to_read(blocks, missing, slot_per_row):
     if len(blocks) >= _DENSE_BATCH * touched:
         return asked + first
     return np.flatnonzero(rows_asked >= _DENSE_ROWS) + first
+
+
+class _IdRange:
+    """The row ids ``low, low + 1, ..., low + n - 1`` of a table without gaps (as
+    ``write_sqlite`` writes them), indexed like the int64 array of them without
+    holding it (8 bytes a row).
+
+    Takes ints, slices (an array back) and arrays of non-negative positions.
+    """
+
+    def __init__(self, low, n):
+        self.low, self.n = int(low), int(n)
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            start, stop, step = key.indices(self.n)
+            return np.arange(self.low + start, self.low + stop, step, dtype=np.int64)
+        if isinstance(key, (int, np.integer)):
+            index = int(key) + (self.n if key < 0 else 0)
+            if not 0 <= index < self.n:
+                raise IndexError(f"row {int(key)} out of range for {self.n} ids")
+            return self.low + index
+        return np.asarray(key, dtype=np.int64) + self.low
+
+    def searchsorted(self, ids):
+        """Positions of these ids (all of them in the range)."""
+        return np.asarray(ids, dtype=np.int64) - self.low
+
+    def __array__(self, dtype=None, copy=None):
+        return np.arange(self.low, self.low + self.n, dtype=dtype or np.int64)
 
 
 class _HeldRows:
