@@ -541,9 +541,7 @@ class _Blocks:
         if order is None:
             order = rng.permutation(self.counts.size)
         lengths = self.counts[order]
-        # Row indices block after block, in the shuffled block order (taken into
-        # the array that held where to take them from: one array of the epoch's
-        # length at a time, besides the rows).
+        # Row indices block after block, in the shuffled block order.
         shuffled = concatenated_ranges(self.starts[order], lengths)
         np.take(self.rows, shuffled, out=shuffled)
         window_ends = np.cumsum(lengths)[window - 1 :: window]

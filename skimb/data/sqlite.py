@@ -106,13 +106,7 @@ class SQLiteDataset(Dataset):
     reads_in_blocks = True
 
     def __init__(
-        self,
-        path,
-        table="data",
-        features=None,
-        label="label",
-        *,
-        cache_mib=64,
+        self, path, table="data", features=None, label="label", *, cache_mib=64
     ):
         self.path = str(path)
         self.table = table
@@ -788,7 +782,7 @@ def _blocks_to_read(blocks, missing, slot_per_row):
     # The batch that opens a block-shuffled window asks a few rows of each of the
     # window's blocks (the rest of its rows come from the window before): read by
     # key, they would be read again, whole, by the next batch.
-    touched = len(asked) + np.unique(slot_per_row[~missing]).size
+    touched = len(asked) + np.unique(slot_per_row[slot_per_row >= 0]).size
     if len(blocks) >= _DENSE_BATCH * touched:
         return asked + first
     return np.flatnonzero(rows_asked >= _DENSE_ROWS) + first
