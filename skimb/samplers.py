@@ -16,7 +16,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import BatchSampler, Sampler
 
-from .data.rows import concatenated_ranges, runs_of
+from .data.rows import compact_index_dtype, concatenated_ranges, runs_of
 
 #: Blocks whose rows a block-shuffled order mixes together (``window``).
 DEFAULT_WINDOW = 32
@@ -39,8 +39,11 @@ class _LabelSampler:
     def __init__(self, labels, seed=None, num_replicas=None, rank=None):
         labels = _binary_labels(labels)
         self.n_rows = labels.size
-        self.pos_indices = np.flatnonzero(labels)
-        self.neg_indices = np.flatnonzero(labels == 0)
+        # int32 below 2**31 rows: half the memory of each index array and plan,
+        # which on a table of millions of rows is most of what a fit holds per row.
+        index_type = compact_index_dtype(self.n_rows)
+        self.pos_indices = np.flatnonzero(labels).astype(index_type)
+        self.neg_indices = np.flatnonzero(labels == 0).astype(index_type)
         if self.needs_both_classes and (
             self.pos_indices.size == 0 or self.neg_indices.size == 0
         ):
@@ -233,9 +236,9 @@ class _IndexSampler(_LabelSampler, Sampler):
         yield from self.epoch_indices().tolist()
 
     def epoch_indices(self):
-        """The next epoch's row indices as one int64 array (what ``__iter__``
-        yields one by one)."""
-        return np.asarray(self._next_epoch_plan(), dtype=np.int64)
+        """The next epoch's row indices as one integer array (int32 below 2**31
+        rows; what ``__iter__`` yields one by one)."""
+        return np.asarray(self._next_epoch_plan())
 
     def __len__(self):
         return -(-self._epoch_size() // self.num_replicas)
@@ -542,8 +545,7 @@ class _Blocks:
             order = rng.permutation(self.counts.size)
         lengths = self.counts[order]
         # Row indices block after block, in the shuffled block order.
-        shuffled = concatenated_ranges(self.starts[order], lengths)
-        np.take(self.rows, shuffled, out=shuffled)
+        shuffled = self.rows[concatenated_ranges(self.starts[order], lengths)]
         window_ends = np.cumsum(lengths)[window - 1 :: window]
         bounds = np.r_[0, window_ends, shuffled.size]
         for start, end in zip(bounds[:-1], bounds[1:], strict=True):
@@ -565,7 +567,7 @@ def _storage_positions(positions, n_rows):
         )
     if positions.size and positions.min() < 0:
         raise ValueError(f"storage_positions must be >= 0, got {int(positions.min())}")
-    return positions.astype(np.int64, copy=False)
+    return positions  # any integer type: the classifier's may be int32
 
 
 def _shard(plan, num_replicas, rank):

@@ -103,7 +103,11 @@ class IndexSubset(Subset):
     """
 
     def __init__(self, dataset, indices):
-        indices = np.asarray(indices, dtype=np.int64)
+        indices = np.asarray(indices)
+        if indices.dtype.kind not in "iu" or indices.size == 0:
+            indices = indices.astype(np.int64)
+        elif indices.max() < 2**31:  # half the memory of a split of millions
+            indices = indices.astype(np.int32, copy=False)
         super().__init__(dataset, indices)
         self._runs = indices.size > 0 and bool(np.all(np.diff(indices) == 1))
 
