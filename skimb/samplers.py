@@ -16,7 +16,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import BatchSampler, Sampler
 
-from .data.rows import compact_index_dtype, concatenated_ranges, runs_of
+from .data.batches import compact_index_dtype
+from .data.rows import concatenated_ranges, runs_of
 
 #: Blocks whose rows a block-shuffled order mixes together (``window``).
 DEFAULT_WINDOW = 32

@@ -93,6 +93,12 @@ def _as_float_tensor(a, device):
     return tensor.to(device) if device is not None else tensor
 
 
+def compact_index_dtype(n):
+    """int32 for indices into fewer than 2**31 rows (half of int64's memory), else
+    int64."""
+    return np.int32 if n < 2**31 else np.int64
+
+
 class IndexSubset(Subset):
     """``torch.utils.data.Subset`` whose batches are mapped with one array operation.
 
@@ -106,8 +112,9 @@ class IndexSubset(Subset):
         indices = np.asarray(indices)
         if indices.dtype.kind not in "iu" or indices.size == 0:
             indices = indices.astype(np.int64)
-        elif indices.max() < 2**31:  # half the memory of a split of millions
-            indices = indices.astype(np.int32, copy=False)
+        else:  # int32 where it holds them: half the memory of a split of millions
+            index_type = compact_index_dtype(int(indices.max()) + 1)
+            indices = indices.astype(index_type, copy=False)
         super().__init__(dataset, indices)
         self._runs = indices.size > 0 and bool(np.all(np.diff(indices) == 1))
 

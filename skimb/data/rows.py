@@ -63,12 +63,6 @@ def reads_in_blocks(dataset):
     return bool(getattr(_root(dataset), "reads_in_blocks", False))
 
 
-def compact_index_dtype(n):
-    """int32 for indices into fewer than 2**31 rows (half of int64's memory), else
-    int64."""
-    return np.int32 if n < 2**31 else np.int64
-
-
 def runs_of(keys):
     """The runs of equal values of the sorted array ``keys``: ``(values, starts,
     counts)``, as ``np.unique(keys, return_index=True, return_counts=True)`` gives

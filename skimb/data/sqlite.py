@@ -503,8 +503,11 @@ class SQLiteDataset(Dataset):
         if not self.cache_mib > 0:
             return 0
         block_bytes = BLOCK_ROWS * self.n_features * 4
-        n_blocks = -(-len(self._load_ids_and_labels()[0]) // BLOCK_ROWS)
-        return min(int(self.cache_mib * 2**20 // block_bytes), n_blocks)
+        return min(int(self.cache_mib * 2**20 // block_bytes), self._n_blocks())
+
+    def _n_blocks(self):
+        """Blocks of ``BLOCK_ROWS`` rows the table is cut into."""
+        return -(-len(self._load_ids_and_labels()[0]) // BLOCK_ROWS)
 
     @contextmanager
     def passing_through(self):
@@ -613,8 +616,7 @@ class SQLiteDataset(Dataset):
         if self._cache is None:
             capacity = self.cache_blocks()
             if capacity >= 1:
-                n_blocks = -(-len(self._load_ids_and_labels()[0]) // BLOCK_ROWS)
-                self._cache = _BlockCache(n_blocks, capacity, self.n_features)
+                self._cache = _BlockCache(self._n_blocks(), capacity, self.n_features)
         return self._cache
 
     def _read_block(self, block):
