@@ -40,6 +40,7 @@ from .data.rows import (
     storage_positions,
     subset_labels,
 )
+from .data.split import light_valid_split
 from .data.sqlite import BLOCK_ROWS
 from .devices import data_device, on_cuda, resolve_device
 from .losses import FocalLoss, weighted_loss
@@ -451,7 +452,9 @@ default=None
             sample_weight = check_sample_weight(sample_weight, len(labels))
             X, labels, sample_weight = in_storage_order(X, labels, sample_weight)
             try:
-                y01 = self._encode_labels(labels, reset=reset)
+                # int8: only the split and the sampler read them (the batches'
+                # float targets come from EncodedTargets), 1 byte a row
+                y01 = self._encode_labels(labels, reset=reset, dtype=np.int8)
             except ValueError as error:
                 raise ValueError(f"{error} (the labels of {X!r})") from None
             if reset:
@@ -486,7 +489,7 @@ default=None
             )
         return np.asarray(labels)
 
-    def _encode_labels(self, y, reset):
+    def _encode_labels(self, y, reset, dtype=np.float32):
         y = np.asarray(y)
         if y.ndim != 1:
             raise ValueError(f"y must be 1-dimensional, got shape {y.shape}")
@@ -508,7 +511,7 @@ default=None
                 f"y has labels {unseen} not seen in the first fit, whose "
                 f"classes are {self.classes_.tolist()}"
             )
-        return (y == self.classes_[1]).astype(np.float32)
+        return (y == self.classes_[1]).astype(dtype)
 
     # -- skorch hooks --------------------------------------------------------------
     def initialize_module(self):
@@ -574,7 +577,15 @@ default=None
         return self
 
     def get_split_datasets(self, X, y=None, **fit_params):
-        dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
+        # skorch's default split, made without its ~50 bytes a row
+        rows = None if fit_params else light_valid_split(self.train_split, y)
+        dataset = None if rows is None else self.get_dataset(X, y)
+        if rows is not None and len(dataset) == len(y):
+            dataset_train, dataset_valid = (IndexSubset(dataset, r) for r in rows)
+        else:
+            dataset_train, dataset_valid = super().get_split_datasets(
+                X, y, **fit_params
+            )
         # Rows in storage order: the sampler shuffles anyway, and a dataset read from
         # disk (SQLiteDataset) then reads nearby rows together.
         dataset_train, dataset_valid = map(
@@ -1031,7 +1042,8 @@ def _presented_labels(sampler, train_labels):
     if counts is None:
         return train_labels
     n_neg, n_pos = counts()
-    return np.repeat([0.0, 1.0], [round(n_neg), round(n_pos)])
+    # int8: a byte a row, as the training labels of a dataset fit
+    return np.repeat(np.array([0, 1], np.int8), [round(n_neg), round(n_pos)])
 
 
 def _sampler_fits(sampler, dataset):

@@ -234,12 +234,20 @@ class _IndexSampler(_LabelSampler, Sampler):
     """A sampler of row indices (pass it as ``sampler`` to a ``DataLoader``)."""
 
     def __iter__(self):
-        yield from self.epoch_indices().tolist()
+        for piece in self.epoch_pieces():
+            yield from piece.tolist()
 
     def epoch_indices(self):
         """The next epoch's row indices as one integer array (int32 below 2**31
         rows; what ``__iter__`` yields one by one)."""
         return np.asarray(self._next_epoch_plan())
+
+    def epoch_pieces(self):
+        """The next epoch's row indices as consecutive arrays, drawn as they are
+        asked for where the sampler can (:class:`BlockShuffleSampler`): their
+        concatenation is :meth:`epoch_indices`, without an array of the whole
+        epoch."""
+        yield self.epoch_indices()
 
     def __len__(self):
         return -(-self._epoch_size() // self.num_replicas)
@@ -472,13 +480,41 @@ class BlockShuffleSampler(_IndexSampler):
     def _epoch_size(self):
         return self.n_rows
 
+    def epoch_pieces(self):
+        """The next epoch's plan one window at a time: only a window's rows are
+        in memory, not the epoch's (4 bytes a row, and as much again while an
+        epoch's array is built). Distributed replicas take their share of the
+        whole plan."""
+        if self.num_replicas > 1:
+            yield self.epoch_indices()
+            return
+        epoch = self.epoch
+        self.epoch += 1
+        yield from self._windows(epoch)
+
     def _epoch_plan(self, epoch):
+        pieces = list(self._windows(epoch))
+        return np.concatenate(pieces) if pieces else self.minority_indices[:0]
+
+    def _windows(self, epoch):
+        """The epoch's plan, window after window."""
         rng = self._rng(0, epoch)
         order = self._blocks.order(epoch, self.reuse_blocks, self._rng)
-        rows = self._blocks.shuffled(self.window, rng, order)
-        minority = rng.permutation(self.minority_indices)
-        places = np.sort(rng.integers(0, rows.size + 1, minority.size))
-        return np.insert(rows, places, minority)
+        # The minority rows and their places among the majority rows (np.insert's
+        # positions over the whole epoch), drawn first, on a stream of their own:
+        # they are few, and each window takes those that fall in it.
+        rng_minority = self._rng(3, epoch)
+        minority = rng_minority.permutation(self.minority_indices)
+        n_majority = self.majority_indices.size
+        places = np.sort(rng_minority.integers(0, n_majority + 1, minority.size))
+        start, taken = 0, 0
+        for rows in self._blocks.windows(self.window, rng, order):
+            end = start + rows.size
+            until = np.searchsorted(places, end)
+            yield np.insert(rows, places[taken:until] - start, minority[taken:until])
+            start, taken = end, until
+        if taken < places.size:  # placed after the last majority row
+            yield minority[taken:]
 
 
 SAMPLERS = {
@@ -542,16 +578,21 @@ class _Blocks:
         """The rows in a block-shuffled order: the blocks in ``order`` (a random
         one drawn from ``rng`` when None), then the rows of each run of ``window``
         blocks shuffled together."""
+        pieces = list(self.windows(window, rng, order))
+        return np.concatenate(pieces) if pieces else self.rows[:0]
+
+    def windows(self, window, rng, order=None):
+        """:meth:`shuffled`, one window of blocks at a time (the same draws)."""
         if order is None:
             order = rng.permutation(self.counts.size)
-        lengths = self.counts[order]
-        # Row indices block after block, in the shuffled block order.
-        shuffled = self.rows[concatenated_ranges(self.starts[order], lengths)]
-        window_ends = np.cumsum(lengths)[window - 1 :: window]
-        bounds = np.r_[0, window_ends, shuffled.size]
-        for start, end in zip(bounds[:-1], bounds[1:], strict=True):
-            rng.shuffle(shuffled[start:end])
-        return shuffled
+        for first in range(0, order.size, window):
+            blocks = order[first : first + window]
+            # Row indices block after block, in the shuffled block order.
+            rows = self.rows[
+                concatenated_ranges(self.starts[blocks], self.counts[blocks])
+            ]
+            rng.shuffle(rows)
+            yield rows
 
 
 def _storage_positions(positions, n_rows):

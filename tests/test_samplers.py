@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.utils.data import DataLoader, TensorDataset
 
+from skimb.data.batches import batches_of
 from skimb.samplers import (
     BatchBalancedSampler,
     BlockShuffleSampler,
@@ -220,6 +221,63 @@ def test_block_shuffle_guarantees(n, pos_share, block_size, window, seed):
         epochs.append(order)
     if n >= 10:  # at least 10! / (10 - k)! orders: a repeat would be a bug
         assert not np.array_equal(epochs[0], epochs[1])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    n=st.integers(1, 700),
+    pos_share=st.floats(0, 1),
+    block_size=st.integers(1, 40),
+    window=st.integers(1, 12),
+    reuse=st.integers(0, 5),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_block_shuffle_draws_its_epoch_a_window_at_a_time(
+    n, pos_share, block_size, window, reuse, seed
+):
+    labels = (np.random.default_rng(seed).random(n) < pos_share).astype(int)
+    sampler = BlockShuffleSampler(
+        labels, block_size, window, reuse_blocks=reuse, seed=seed
+    )
+    for epoch in (0, 1, 2, 1):
+        sampler.set_epoch(epoch)
+        pieces = list(sampler.epoch_pieces())
+        sampler.set_epoch(epoch)
+        assert np.array_equal(np.concatenate(pieces), sampler.epoch_indices())
+        # no piece holds more than one window of majority rows (plus the minority
+        # rows that fall among them): the epoch is never one array
+        majority = [np.isin(p, sampler.majority_indices).sum() for p in pieces]
+        assert max(majority) <= window * block_size
+        # the plan of the whole epoch at once: the block-shuffled majority rows,
+        # the minority rows inserted at uniform random places among them
+        rows = sampler._blocks.shuffled(
+            window,
+            sampler._rng(0, epoch),
+            sampler._blocks.order(epoch, reuse, sampler._rng),
+        )
+        rng = sampler._rng(3, epoch)
+        minority = rng.permutation(sampler.minority_indices)
+        places = np.sort(rng.integers(0, rows.size + 1, minority.size))
+        assert np.array_equal(np.concatenate(pieces), np.insert(rows, places, minority))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lengths=st.lists(st.integers(0, 30), max_size=12),
+    batch_size=st.integers(1, 25),
+    drop_last=st.booleans(),
+)
+def test_batches_of_pieces_are_the_batches_of_their_concatenation(
+    lengths, batch_size, drop_last
+):
+    plan = np.arange(sum(lengths))
+    pieces = np.split(plan, np.cumsum(lengths)[:-1]) if lengths else []
+    expected = [plan[i : i + batch_size] for i in range(0, plan.size, batch_size)]
+    if drop_last and expected and expected[-1].size < batch_size:
+        expected.pop()
+    got = list(batches_of(pieces, batch_size, drop_last))
+    assert len(got) == len(expected)
+    assert all(np.array_equal(a, b) for a, b in zip(got, expected, strict=True))
 
 
 def _max_open_blocks(block_of):

@@ -199,16 +199,30 @@ class ArrayBatches:
         if callable(getattr(self.sampler, "epoch_batches", None)):
             yield from self.sampler.epoch_batches()
             return
-        plan = self.sampler.epoch_indices()
-        stop = len(plan) - len(plan) % self.batch_size if self.drop_last else len(plan)
-        for start in range(0, stop, self.batch_size):
-            yield plan[start : start + self.batch_size]
+        pieces = getattr(self.sampler, "epoch_pieces", None)
+        pieces = pieces() if callable(pieces) else [self.sampler.epoch_indices()]
+        yield from batches_of(pieces, self.batch_size, self.drop_last)
 
     def __len__(self):
         n = len(self.sampler)
         if callable(getattr(self.sampler, "epoch_batches", None)):
             return n
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+
+def batches_of(pieces, batch_size, drop_last=False):
+    """The consecutive arrays ``pieces`` cut into batches of ``batch_size``, as
+    cutting their concatenation would (a batch may span pieces)."""
+    carry = None  # the rows after the last full batch, waiting for more
+    for piece in pieces:
+        if carry is not None:
+            piece = np.concatenate([carry, piece])
+        full = piece.size - piece.size % batch_size
+        for start in range(0, full, batch_size):
+            yield piece[start : start + batch_size]
+        carry = piece[full:] if full < piece.size else None
+    if carry is not None and not drop_last:
+        yield carry
 
 
 def batch_sampler_for(dataset, sampler, shuffle, batch_size, drop_last=False):

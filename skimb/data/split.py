@@ -1,0 +1,110 @@
+"""skorch's default validation split, without its per-row working memory.
+
+``ValidSplit(5, stratified=True)`` keeps the first fold of scikit-learn's
+``StratifiedKFold(5)``. Making it encodes the labels, sorts them and assigns a fold
+to every row: about 50 bytes a row at the peak (200 MiB for 4 million rows), on a
+path (a fit of a ``SQLiteDataset``) whose whole point is that memory does not grow
+with the table. For two classes that fold has a closed form, and this module
+computes it with a bit of working memory per row and the two index arrays it
+returns (int32 below 2**31 rows). The result is the same rows, in the same order
+(tested against skorch's ``ValidSplit``); anything else — another ``cv``, a class
+with fewer rows than folds (scikit-learn then warns) — is left to skorch.
+"""
+
+import numbers
+
+import numpy as np
+from skorch.dataset import ValidSplit
+
+from .batches import compact_index_dtype
+
+# Rows scanned at a time, so that the int64 positions numpy's flatnonzero makes
+# stay a few MiB.
+_CHUNK = 1 << 20
+
+
+def light_valid_split(train_split, y):
+    """The ``(train, valid)`` row indices ``train_split(dataset, y)`` would give, when
+    ``train_split`` is skorch's stratified ``ValidSplit`` with an integer ``cv`` and
+    ``y`` holds 0/1 labels of both classes; else None (use ``train_split``)."""
+    if type(train_split) is not ValidSplit or not train_split.stratified:
+        return None
+    cv = train_split.cv
+    if isinstance(cv, bool) or not isinstance(cv, numbers.Integral) or cv < 2:
+        return None
+    if not isinstance(y, np.ndarray) or y.ndim != 1 or y.dtype.kind not in "biuf":
+        return None
+    positive = y == 1
+    n_positive = int(np.count_nonzero(positive))
+    if min(n_positive, len(y) - n_positive) < cv:
+        return None  # scikit-learn warns (or raises) there: let it
+    if n_positive + int(np.count_nonzero(y == 0)) != len(y):
+        return None  # not 0/1
+    return first_stratified_fold(positive, int(cv))
+
+
+def first_stratified_fold(positive, n_splits):
+    """``(train, test)`` indices of the first fold of ``StratifiedKFold(n_splits)``
+    (no shuffle) for the two classes marked by the boolean array ``positive``.
+
+    scikit-learn orders the classes by first appearance, deals the sorted labels to
+    the folds round robin, and gives each fold its class's rows in index order. So
+    the first fold holds the first ``ceil(c0 / n_splits)`` rows of the class that
+    appears first (``c0`` of them in all) and the first
+    ``ceil(n / n_splits) - ceil(c0 / n_splits)`` rows of the other.
+    """
+    positive = np.asarray(positive, dtype=bool)
+    n = len(positive)
+    first_is_positive = bool(positive[0])
+    n_first = int(np.count_nonzero(positive == first_is_positive))
+    in_fold_first = -(-n_first // n_splits)
+    in_fold_other = -(-n // n_splits) - in_fold_first
+    # The fold holds rows of each class up to (not including) its cut.
+    cut_first = _after_nth(positive, first_is_positive, in_fold_first)
+    cut_other = _after_nth(positive, not first_is_positive, in_fold_other)
+    low, high = sorted((cut_first, cut_other))
+    # Below `low` every row is in the fold, from `high` on none is; between them
+    # the rows of the class cut later.
+    later_is_positive = (
+        first_is_positive if cut_first > cut_other else not first_is_positive
+    )
+    dtype = compact_index_dtype(n)
+    test = np.concatenate(
+        [
+            np.arange(low, dtype=dtype),
+            _where(positive, later_is_positive, low, high, dtype),
+        ]
+    )
+    train = np.concatenate(
+        [
+            _where(positive, not later_is_positive, low, high, dtype),
+            np.arange(high, n, dtype=dtype),
+        ]
+    )
+    return train, test
+
+
+def _after_nth(positive, value, count):
+    """One past the position of the ``count``-th row whose mark is ``value`` (0 for
+    ``count == 0``)."""
+    if count == 0:
+        return 0
+    seen = 0
+    for start in range(0, len(positive), _CHUNK):
+        chunk = positive[start : start + _CHUNK] == value
+        here = int(np.count_nonzero(chunk))
+        if seen + here >= count:
+            return start + int(np.flatnonzero(chunk)[count - seen - 1]) + 1
+        seen += here
+    raise ValueError(f"fewer than {count} rows of the class")
+
+
+def _where(positive, value, start, stop, dtype):
+    """Positions in ``[start, stop)`` whose mark is ``value``, as ``dtype``."""
+    parts = [
+        (
+            np.flatnonzero(positive[first : min(first + _CHUNK, stop)] == value) + first
+        ).astype(dtype)
+        for first in range(start, stop, _CHUNK)
+    ]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
