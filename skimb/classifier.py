@@ -779,8 +779,9 @@ default=None
             self.threshold_ = float(self.threshold)
 
     def _scored_rows(self, rows):
-        """``(targets, corrected probabilities, row weights or None)`` of ``rows``,
-        in float64."""
+        """``(targets, corrected probabilities, row weights or None)`` of ``rows``:
+        the probabilities in float64, targets and weights as the batches hold them
+        (float32: half the memory over a large validation split)."""
         logits, targets = [], []
         with self._device_context():
             batches = self.get_iterator(rows, training=False)
@@ -788,9 +789,8 @@ default=None
                 X_batch, y_batch = unpack_data(batch)
                 logits.append(self.evaluate_batch((X_batch, y_batch)).float().cpu())
                 targets.append(torch.as_tensor(y_batch).reshape(len(logits[-1]), -1))
-        logits = torch.cat(logits).double().numpy()
-        targets = torch.cat(targets).double().numpy()
-        proba = corrected_proba(logits, self.logit_shift_)
+        proba = corrected_proba(torch.cat(logits).numpy(), self.logit_shift_)
+        targets = torch.cat(targets).numpy()
         weights = targets[:, 1] if targets.shape[1] > 1 else None
         return targets[:, 0], proba, weights
 

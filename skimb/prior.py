@@ -82,8 +82,11 @@ def corrected_proba(logits, shift):
     >>> corrected_proba(np.array([[0.0, np.log(9.0)]]), np.log(9.0)).round(3).tolist()
     [0.3]
     """
-    logits = torch.as_tensor(np.asarray(logits, dtype=np.float64))
-    return member_proba(logits, shift).numpy()
+    # One float64 copy, corrected in place: 8 bytes a row, not 24, over the
+    # validation split of a large table.
+    proba = torch.from_numpy(np.array(logits, dtype=np.float64))
+    proba.sub_(shift).sigmoid_()
+    return (proba.mean(dim=1) if proba.ndim == 2 else proba).numpy()
 
 
 def member_proba(logits, shift):

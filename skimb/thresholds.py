@@ -75,14 +75,30 @@ class Curve:
 
     def __init__(self, y_true, proba, sample_weight=None):
         proba = np.asarray(proba, dtype=np.float64).ravel()
-        y = np.asarray(y_true, dtype=np.float64).ravel()
-        w = np.ones_like(proba) if sample_weight is None else np.asarray(sample_weight)
+        y = np.asarray(y_true).ravel()
+        if y.dtype != bool:
+            y = y.astype(np.float64, copy=False)
         order = np.argsort(-proba, kind="stable")
-        proba, y, w = proba[order], y[order], np.asarray(w, np.float64)[order]
+        proba, y = proba[order], y[order]
+        w = None
+        if sample_weight is not None:
+            w = np.asarray(sample_weight, np.float64).ravel()[order]
+        del order
         last_of_tie = np.r_[proba[1:] < proba[:-1], True]
         self.scores = proba[last_of_tie]
-        self.tps = np.cumsum(w * y)[last_of_tie]
-        self.fps = np.cumsum(w * (1 - y))[last_of_tie]
+        if w is None:
+            # No weight arrays: a validation split of millions of rows is scored
+            # with a few bytes a row beyond the sort.
+            self.tps = np.cumsum(y, dtype=np.float64)[last_of_tie]
+        else:
+            self.tps = np.cumsum(w * y)[last_of_tie]
+        if w is None and y.dtype == bool:
+            # rows so far less the positives among them: exact in float64
+            self.fps = (np.flatnonzero(last_of_tie) + 1.0) - self.tps
+        else:
+            weights = np.ones_like(proba) if w is None else w
+            negatives = ~y if y.dtype == bool else 1 - y
+            self.fps = np.cumsum(weights * negatives)[last_of_tie]
         self.has_both_classes = bool(self.tps[-1] > 0 and self.fps[-1] > 0)
         # kept for expected_f1_threshold (the per-epoch scores never ask for it)
         self._sorted = (proba, w, last_of_tie)
@@ -91,7 +107,7 @@ class Curve:
         """:func:`expected_f1_threshold` of this curve's scores, from its sort."""
         proba, w, last_of_tie = self._sorted
         # the probabilities as soft labels: expected true positives
-        expected_tps = np.cumsum(w * proba)[last_of_tie]
+        expected_tps = np.cumsum(proba if w is None else w * proba)[last_of_tie]
         # predicted positives: tps + fps (weights); expected positives: all p_i
         expected = 2 * expected_tps / (self.tps + self.fps + expected_tps[-1])
         return self.threshold_after(int(np.argmax(expected)))
@@ -154,7 +170,11 @@ def f1_at(y_true, proba, threshold, sample_weight=None):
     """F1 of predicting ``proba > threshold`` (0 when nothing is predicted positive)."""
     y_true = np.asarray(y_true).ravel() > 0.5
     predicted = np.asarray(proba).ravel() > threshold
-    w = np.ones(y_true.shape) if sample_weight is None else np.asarray(sample_weight)
-    true_pos = w[y_true & predicted].sum()
-    denominator = w[y_true].sum() + w[predicted].sum()
+    if sample_weight is None:  # counts: no array of ones
+        true_pos = np.count_nonzero(y_true & predicted)
+        denominator = np.count_nonzero(y_true) + np.count_nonzero(predicted)
+    else:
+        w = np.asarray(sample_weight)
+        true_pos = w[y_true & predicted].sum()
+        denominator = w[y_true].sum() + w[predicted].sum()
     return float(2 * true_pos / denominator) if denominator > 0 else 0.0
