@@ -12,7 +12,7 @@ import torch
 from skorch.callbacks import Callback
 
 from .prior import corrected_proba
-from .thresholds import Curve, f1_at, tuned_threshold
+from .thresholds import curve_of, f1_at, tuned_threshold
 
 SCORES = ("valid_roc_auc", "valid_ap", "valid_f1", "valid_log_loss")
 
@@ -61,13 +61,17 @@ class ValidationScores(Callback):
 def score_predictions(y_true, proba, sample_weight=None, threshold="f1"):
     """The four validation scores of ``proba`` against 0/1 ``y_true``, as a dict.
 
-    One sort serves them all (:class:`skimb.thresholds.Curve`); they equal
+    One sort serves them all (:func:`skimb.thresholds.curve_of`); they equal
     scikit-learn's ``roc_auc_score``, ``average_precision_score``, ``f1_score`` and
     ``log_loss`` (tested), without their input validation, which cost more than
     the training step on small data.
     """
     y_true = np.asarray(y_true) > 0.5
-    curve = Curve(y_true, proba, sample_weight)
+    if sample_weight is not None and not np.sum(sample_weight) > 0:
+        return dict.fromkeys(SCORES, float("nan"))  # no class has any weight
+    # First: its working copy is let go before the curve's sorted one is made.
+    loss = log_loss(y_true, proba, sample_weight)
+    curve = curve_of(y_true, proba, sample_weight)
     if not curve.has_both_classes:
         return dict.fromkeys(SCORES, float("nan"))
     if threshold == "f1":
@@ -76,7 +80,7 @@ def score_predictions(y_true, proba, sample_weight=None, threshold="f1"):
         "valid_roc_auc": curve.roc_auc(),
         "valid_ap": curve.average_precision(),
         "valid_f1": f1_at(y_true, proba, threshold, sample_weight),
-        "valid_log_loss": log_loss(y_true, proba, sample_weight),
+        "valid_log_loss": loss,
     }
 
 

@@ -5,12 +5,15 @@ from hypothesis import strategies as st
 from sklearn.metrics import f1_score
 
 from skimb.thresholds import (
+    Curve,
+    RankCurve,
     best_f1,
     expected_f1_threshold,
     f1_at,
     f1_optimal_threshold,
     tuned_threshold,
 )
+from skimb.validation import score_predictions
 
 
 def _brute_force_best_f1(y, proba, w=None):
@@ -98,3 +101,42 @@ def test_tuned_threshold_shares_one_sort_with_weights_and_ties(seed):
     w = rng.random(300) * 3
     expected = (f1_optimal_threshold(y, proba, w) + expected_f1_threshold(proba, w)) / 2
     assert tuned_threshold(y, proba, w) == pytest.approx(expected, abs=1e-12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(st.booleans(), st.integers(0, 25)), min_size=1, max_size=90),
+    st.sampled_from([1, 2, 5, 1 << 18]),
+)
+def test_rank_curve_gives_curves_thresholds_and_scores(rows, chunk):
+    y = np.array([r[0] for r in rows])
+    proba = np.array([r[1] for r in rows], dtype=np.float64) / 25  # ties, 0 and 1
+    full = Curve(y, proba)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(RankCurve, "_CHUNK", chunk)  # chunk edges inside the data
+        rank = RankCurve(y, proba)
+        assert rank.expected_f1_threshold() == full.expected_f1_threshold()
+    assert rank.has_both_classes == full.has_both_classes
+    assert rank.f1_threshold() == full.f1_threshold()
+    if full.has_both_classes:
+        assert rank.average_precision() == pytest.approx(full.average_precision())
+        assert rank.roc_auc() == pytest.approx(full.roc_auc(), rel=1e-12)
+
+
+def test_validation_scores_need_a_few_bytes_a_row():
+    """Scoring a validation split of millions of rows must not cost Curve's ~40
+    bytes a row of working arrays (after the 8-byte probabilities)."""
+    import tracemalloc
+
+    n = 1_000_000
+    rng = np.random.default_rng(0)
+    y, proba = rng.random(n) < 0.02, rng.random(n)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        score_predictions(y, proba)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert peak / n < 16  # the sorted copy (8), a few bools, chunks of the pass
