@@ -15,7 +15,7 @@ from skorch.callbacks import (
     PrintLog,
 )
 from skorch.dataset import unpack_data
-from skorch.utils import is_dataset
+from skorch.utils import is_dataset, to_numpy
 from torch.utils.data import BatchSampler
 
 from ._params import check_params, check_sample_weight
@@ -24,6 +24,7 @@ from .batch_loop import LeanBatchLoop
 from .budget import resolve_budget
 from .data.batches import (
     ArrayDataset,
+    BatchRows,
     EncodedTargets,
     IndexSubset,
     batch_sampler_for,
@@ -782,15 +783,16 @@ default=None
         """``(targets, corrected probabilities, row weights or None)`` of ``rows``:
         the probabilities in float64, targets and weights as the batches hold them
         (float32: half the memory over a large validation split)."""
-        logits, targets = [], []
+        logits, targets = BatchRows(len(rows)), BatchRows(len(rows))
         with self._device_context():
             batches = self.get_iterator(rows, training=False)
             for batch in progress(batches, self, len(rows), "threshold"):
                 X_batch, y_batch = unpack_data(batch)
-                logits.append(self.evaluate_batch((X_batch, y_batch)).float().cpu())
-                targets.append(torch.as_tensor(y_batch).reshape(len(logits[-1]), -1))
-        proba = corrected_proba(torch.cat(logits).numpy(), self.logit_shift_)
-        targets = torch.cat(targets).numpy()
+                out = self.evaluate_batch((X_batch, y_batch)).float().cpu().numpy()
+                logits.add(out)
+                targets.add(torch.as_tensor(y_batch).reshape(len(out), -1).numpy())
+        proba = corrected_proba(logits.array(), self.logit_shift_)
+        targets = targets.array()
         weights = targets[:, 1] if targets.shape[1] > 1 else None
         return targets[:, 0], proba, weights
 
@@ -804,8 +806,15 @@ default=None
         check_is_fitted(self)
         if not is_dataset(X):
             X = validate_data(self, X, dtype=np.float32, reset=False)
+        nonlinearity = self._get_predict_nonlinearity()
+        # skorch's loop, into one array of len(X) rows (see BatchRows)
+        proba = BatchRows(len(X))
         with cooperative_threads(), self._device_context():
-            return super().predict_proba(X)
+            for y_infer in self.forward_iter(X, training=False):
+                y_infer = y_infer[0] if isinstance(y_infer, tuple) else y_infer
+                proba.add(to_numpy(nonlinearity(y_infer)))
+        proba = proba.array()
+        return np.empty((0, 2), np.float32) if proba is None else proba
 
     def _get_predict_nonlinearity(self):
         if self.predict_nonlinearity != "auto":

@@ -16,7 +16,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import BatchSampler, Sampler
 
-from .data.batches import compact_index_dtype
+from .data.batches import positions_of
 from .data.rows import concatenated_ranges, runs_of
 
 #: Blocks whose rows a block-shuffled order mixes together (``window``).
@@ -42,9 +42,8 @@ class _LabelSampler:
         self.n_rows = labels.size
         # int32 below 2**31 rows: half the memory of each index array and plan,
         # which on a table of millions of rows is most of what a fit holds per row.
-        index_type = compact_index_dtype(self.n_rows)
-        self.pos_indices = np.flatnonzero(labels).astype(index_type)
-        self.neg_indices = np.flatnonzero(labels == 0).astype(index_type)
+        self.pos_indices = positions_of(labels, 1)
+        self.neg_indices = positions_of(labels, 0)
         if self.needs_both_classes and (
             self.pos_indices.size == 0 or self.neg_indices.size == 0
         ):
@@ -536,14 +535,15 @@ class _Blocks:
     """
 
     def __init__(self, rows, block_size, storage_positions=None):
-        if storage_positions is None:
-            keys = rows // block_size
-        else:
+        cut = _block_runs(rows, block_size, storage_positions)
+        if cut is None:  # rows not stored in their own order
             keys = storage_positions[rows] // block_size
-            if np.any(keys[1:] < keys[:-1]):  # rows not stored in their own order
-                order = np.argsort(keys, kind="stable")
-                rows, keys = rows[order], keys[order]
-        _, self.starts, self.counts = runs_of(keys)
+            order = np.argsort(keys, kind="stable")
+            rows, keys = rows[order], keys[order]
+            _, starts, counts = runs_of(keys)
+        else:
+            starts, counts = cut
+        self.starts, self.counts = starts, counts
         self.rows = rows
         self._last_order = (-1, None)  # (epoch, order): the chain's latest link
 
@@ -593,6 +593,31 @@ class _Blocks:
             ]
             rng.shuffle(rows)
             yield rows
+
+
+def _block_runs(rows, block_size, storage_positions=None, chunk=1 << 20):
+    """``(starts, counts)`` of the runs of ``rows`` in one block (``runs_of`` of
+    their block numbers), computed a chunk of rows at a time: no array of block
+    numbers as long as the rows. None when the rows are not stored in ascending
+    order."""
+    starts, last_key = [], None
+    for first in range(0, rows.size, chunk):
+        part = rows[first : first + chunk]
+        if storage_positions is not None:
+            part = storage_positions[part]
+        keys = part // block_size
+        if np.any(keys[1:] < keys[:-1]) or (
+            last_key is not None and keys[0] < last_key
+        ):
+            return None
+        new_run = np.flatnonzero(keys[1:] != keys[:-1]) + 1 + first
+        if last_key is None or keys[0] != last_key:
+            starts.append(np.array([first]))
+        starts.append(new_run)
+        last_key = keys[-1]
+    starts = np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
+    counts = np.diff(np.append(starts, rows.size))
+    return starts, counts
 
 
 def _storage_positions(positions, n_rows):

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback
 
+from .data.batches import BatchRows
 from .prior import corrected_proba
 from .thresholds import curve_of, f1_at, tuned_threshold
 
@@ -32,7 +33,8 @@ class ValidationScores(Callback):
     """
 
     def on_epoch_begin(self, net, dataset_valid=None, **kwargs):
-        self.logits_, self.targets_ = [], []
+        rows = None if dataset_valid is None else len(dataset_valid)
+        self.logits_, self.targets_ = BatchRows(rows), BatchRows(rows)
 
     def on_batch_end(self, net, batch=None, training=False, y_pred=None, **kwargs):
         if training or y_pred is None:
@@ -40,16 +42,15 @@ class ValidationScores(Callback):
         # Kept in the network's dtype (float32), made float64 once per epoch: half
         # the memory over a validation split of millions of rows.
         logits = _numpy(y_pred)  # (n,), or (n, k) for the members of an ensemble
-        self.logits_.append(logits)
+        self.logits_.add(logits)
         # targets are (n,), or (n, 2) with the rows' sample weights in column 1
-        self.targets_.append(_numpy(batch[1]).reshape(len(logits), -1))
+        self.targets_.add(_numpy(batch[1]).reshape(len(logits), -1))
 
     def on_epoch_end(self, net, **kwargs):
-        if not self.logits_:
+        logits, targets = self.logits_.array(), self.targets_.array()
+        self.logits_ = self.targets_ = None
+        if logits is None:
             return  # no validation split
-        logits = np.concatenate(self.logits_)
-        targets = np.concatenate(self.targets_)
-        self.logits_, self.targets_ = [], []
         proba = corrected_proba(logits, net.logit_shift(net.weight_in_force()))
         scores = score_predictions(
             targets[:, 0], proba, _weights(targets), threshold=net.threshold

@@ -526,3 +526,31 @@ def test_reuse_blocks_is_checked():
             BlockShuffleSampler([0, 1, 0], reuse_blocks=bad)
         with pytest.raises(ValueError, match=message):
             BatchBalancedSampler([0, 1, 0], 2, block_size=1, reuse_blocks=bad)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    gaps=st.lists(st.integers(1, 9), max_size=120),
+    block_size=st.integers(1, 20),
+    chunk=st.integers(1, 40),
+    positioned=st.booleans(),
+)
+def test_block_runs_in_chunks_are_runs_of_the_block_numbers(
+    gaps, block_size, chunk, positioned
+):
+    from skimb.data.rows import runs_of
+    from skimb.samplers import _block_runs
+
+    rows = np.cumsum(gaps).astype(np.int32) - 1 if gaps else np.zeros(0, np.int32)
+    positions = None
+    if positioned and rows.size:  # a subset's rows, stored further on
+        positions = np.arange(rows.max() + 1) * 3 + 5
+    stored = rows if positions is None else positions[rows]
+    _, starts, counts = runs_of(stored // block_size)
+    got = _block_runs(rows, block_size, positions, chunk=chunk)
+    np.testing.assert_array_equal(got[0], starts)
+    np.testing.assert_array_equal(got[1], counts)
+    if positions is not None:  # stored out of order: None
+        backwards = positions[::-1].copy()
+        if np.any(np.diff(backwards[rows] // block_size) < 0):
+            assert _block_runs(rows, block_size, backwards, chunk) is None

@@ -118,3 +118,21 @@ def test_training_and_prediction_batches_are_index_arrays_not_int_lists(imbalanc
     finally:
         batches.ArrayDataset.__getitems__ = original
     assert seen and not any(issubclass(t, list) for t in seen)
+
+
+@pytest.mark.parametrize("scan_rows", [1, 3, 1 << 20])
+def test_positions_of_and_consecutive_runs_in_chunks(scan_rows, monkeypatch):
+    from skimb.data import batches
+    from skimb.data.batches import IndexSubset, positions_of
+
+    monkeypatch.setattr(batches, "_SCAN_ROWS", scan_rows)
+    flags = np.random.default_rng(0).integers(0, 3, 50)
+    for value, start, stop in [(1, 0, None), (0, 7, 31), (2, 49, 50), (1, 5, 5)]:
+        expected = np.flatnonzero(flags[start:stop] == value) + start
+        got = positions_of(flags, value, start, stop)
+        np.testing.assert_array_equal(got, expected)
+        assert got.dtype == np.int32
+    data = np.arange(100)
+    assert IndexSubset(data, np.arange(10, 20))._runs
+    assert not IndexSubset(data, [10, 12, 11, 13])._runs  # span fits, order does not
+    assert not IndexSubset(data, [3, 5])._runs

@@ -57,3 +57,26 @@ def test_history_scores_match_predict_proba_on_the_validation_rows(imbalanced):
     )
     assert row["valid_f1"] == pytest.approx(f1_score(y[rows], proba > 0.4), rel=1e-5)
     assert row["valid_log_loss"] == pytest.approx(log_loss(y[rows], proba), rel=1e-4)
+
+
+def test_batch_rows_gather_what_concatenation_would():
+    from skimb.data.batches import BatchRows
+
+    rng = np.random.default_rng(0)
+    batches = [rng.random((n, 2)).astype(np.float32) for n in (5, 5, 3)]
+    expected = np.concatenate(batches)
+    for announced in (13, None, 11, 20):  # exact, unknown, too few, too many
+        rows = BatchRows(announced)
+        for batch in batches:
+            rows.add(batch)
+        np.testing.assert_array_equal(rows.array(), expected)
+        assert rows.array().dtype == np.float32
+    exact = BatchRows(13)
+    for batch in batches:
+        exact.add(batch)
+    assert exact.rows is not None and exact.parts == []  # one array, filled in place
+    mixed = BatchRows(13)
+    mixed.add(batches[0])
+    mixed.add(batches[1].astype(np.float64))  # another dtype: joined at the end
+    np.testing.assert_array_equal(mixed.array(), expected[:10])
+    assert BatchRows(4).array() is None

@@ -16,7 +16,7 @@ import numbers
 import numpy as np
 from skorch.dataset import ValidSplit
 
-from .batches import compact_index_dtype
+from .batches import compact_index_dtype, positions_of
 
 # Rows scanned at a time, so that the int64 positions numpy's flatnonzero makes
 # stay a few MiB.
@@ -72,12 +72,12 @@ def first_stratified_fold(positive, n_splits):
     test = np.concatenate(
         [
             np.arange(low, dtype=dtype),
-            _where(positive, later_is_positive, low, high, dtype),
+            positions_of(positive, later_is_positive, low, high),
         ]
     )
     train = np.concatenate(
         [
-            _where(positive, not later_is_positive, low, high, dtype),
+            positions_of(positive, not later_is_positive, low, high),
             np.arange(high, n, dtype=dtype),
         ]
     )
@@ -97,14 +97,3 @@ def _after_nth(positive, value, count):
             return start + int(np.flatnonzero(chunk)[count - seen - 1]) + 1
         seen += here
     raise ValueError(f"fewer than {count} rows of the class")
-
-
-def _where(positive, value, start, stop, dtype):
-    """Positions in ``[start, stop)`` whose mark is ``value``, as ``dtype``."""
-    parts = [
-        (
-            np.flatnonzero(positive[first : min(first + _CHUNK, stop)] == value) + first
-        ).astype(dtype)
-        for first in range(start, stop, _CHUNK)
-    ]
-    return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)

@@ -491,9 +491,11 @@ class SQLiteDataset(Dataset):
             rows = np.unique(np.asarray(rows, dtype=np.int64))
             features = self._fetch(rows)[0]
             positions = rows if self._positions is None else self._positions[rows]
-            order = np.argsort(positions)
+            if np.any(positions[1:] < positions[:-1]):  # else no sorted copies
+                order = np.argsort(positions)
+                positions, features = positions[order], features[order]
             n_table_rows = len(self._load_ids_and_labels()[0])
-            self._held = _HeldRows(positions[order], features[order], n_table_rows)
+            self._held = _HeldRows(positions, features, n_table_rows)
 
     # -- block cache -------------------------------------------------------------
     def cache_blocks(self):
