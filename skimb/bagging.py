@@ -26,9 +26,9 @@ import numpy as np
 import torch
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
-from skorch.dataset import ValidSplit
 from torch.utils.data import Subset
 
+from .data.split import stratified_folds
 from .thresholds import f1_optimal_threshold
 
 #: ``bagging="auto"`` bags data sets of at most this many training rows.
@@ -46,6 +46,7 @@ def n_bags(bagging, train_split, n_rows, auto=True):
 
     Examples
     --------
+    >>> from skorch.dataset import ValidSplit
     >>> n_bags("auto", ValidSplit(5, stratified=True), 1_000)
     5
     >>> n_bags("auto", ValidSplit(5, stratified=True), 100_000)
@@ -56,17 +57,10 @@ def n_bags(bagging, train_split, n_rows, auto=True):
     if bagging is None or bagging is False:
         return 1
     if bagging == "auto":
-        folds = getattr(train_split, "cv", None)
-        if (
-            not auto
-            or type(train_split) is not ValidSplit
-            or not getattr(train_split, "stratified", False)
-            or isinstance(folds, bool)
-            or not isinstance(folds, numbers.Integral)
-            or n_rows > AUTO_MAX_ROWS
-        ):
+        folds = stratified_folds(train_split)
+        if not auto or folds is None or n_rows > AUTO_MAX_ROWS:
             return 1
-        return int(folds)
+        return folds
     if bagging is True:
         return 5
     return int(bagging)

@@ -16,6 +16,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import BatchSampler, Sampler
 
+from .data import batches
 from .data.batches import positions_of
 from .data.rows import concatenated_ranges, runs_of
 
@@ -595,11 +596,12 @@ class _Blocks:
             yield rows
 
 
-def _block_runs(rows, block_size, storage_positions=None, chunk=1 << 20):
+def _block_runs(rows, block_size, storage_positions=None, chunk=None):
     """``(starts, counts)`` of the runs of ``rows`` in one block (``runs_of`` of
     their block numbers), computed a chunk of rows at a time: no array of block
     numbers as long as the rows. None when the rows are not stored in ascending
     order."""
+    chunk = batches.SCAN_ROWS if chunk is None else chunk
     starts, last_key = [], None
     for first in range(0, rows.size, chunk):
         part = rows[first : first + chunk]

@@ -68,7 +68,34 @@ def expected_f1_threshold(proba, sample_weight=None):
     return Curve(proba, proba, sample_weight).expected_f1_threshold()
 
 
-class Curve:
+class _CountsAtScores:
+    """What :class:`Curve` and :class:`RankCurve` share: ``tps[i]`` and ``fps[i]``,
+    the (weighted) positives and negatives scoring at least ``scores[i]`` (scores
+    decreasing), and ``threshold_after(i)``."""
+
+    def f1_threshold(self):
+        """:func:`f1_optimal_threshold` of this curve (0.5 with one class only)."""
+        if not self.has_both_classes:
+            return 0.5
+        f1 = 2 * self.tps / (self.tps[-1] + self.tps + self.fps)
+        return self.threshold_after(int(np.argmax(f1)))  # argmax: the highest cut
+
+    def average_precision(self):
+        """As scikit-learn's ``average_precision_score``."""
+        precision = self.tps / (self.tps + self.fps)
+        recall = self.tps / self.tps[-1]
+        return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def _halfway_down(score, lower):
+    """A threshold that predicts exactly the rows scored >= ``score``: halfway to
+    ``lower``, the next lower score (None: none is lower)."""
+    if lower is not None:
+        return float((score + lower) / 2.0)
+    return float(score / 2.0) if score > 0 else float(np.nextafter(0.0, -1.0))
+
+
+class Curve(_CountsAtScores):
     """Cumulative weighted true and false positives at each distinct score.
 
     ``tps[i]`` and ``fps[i]`` count the rows with ``proba >= scores[i]``, scores in
@@ -115,25 +142,10 @@ class Curve:
         expected = 2 * expected_tps / (self.tps + self.fps + expected_tps[-1])
         return self.threshold_after(int(np.argmax(expected)))
 
-    def f1_threshold(self):
-        """:func:`f1_optimal_threshold` of this curve (0.5 with one class only)."""
-        if not self.has_both_classes:
-            return 0.5
-        f1 = 2 * self.tps / (self.tps[-1] + self.tps + self.fps)
-        return self.threshold_after(int(np.argmax(f1)))  # argmax: the highest cut
-
     def threshold_after(self, i):
         """A threshold that predicts exactly the rows scored >= ``scores[i]``."""
-        if i + 1 < len(self.scores):
-            return float((self.scores[i] + self.scores[i + 1]) / 2.0)
-        lowest = self.scores[i]
-        return float(lowest / 2.0) if lowest > 0 else float(np.nextafter(0.0, -1.0))
-
-    def average_precision(self):
-        """As scikit-learn's ``average_precision_score``."""
-        precision = self.tps / (self.tps + self.fps)
-        recall = self.tps / self.tps[-1]
-        return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+        lower = self.scores[i + 1] if i + 1 < len(self.scores) else None
+        return _halfway_down(self.scores[i], lower)
 
     def roc_auc(self):
         """As scikit-learn's ``roc_auc_score`` (trapezoids, ties count half)."""
@@ -150,7 +162,7 @@ def curve_of(y_true, proba, sample_weight=None):
     return Curve(y_true, proba, sample_weight)
 
 
-class RankCurve:
+class RankCurve(_CountsAtScores):
     """:class:`Curve`'s scores and thresholds for 0/1 labels without weights, from
     one sorted copy of the probabilities.
 
@@ -184,14 +196,6 @@ class RankCurve:
         at_least = self.n_rows - np.searchsorted(self._sorted, self.scores, "left")
         self.fps = at_least - self.tps
 
-    def f1_threshold(self):
-        """:func:`f1_optimal_threshold` (0.5 with one class only). F1 peaks at a
-        positive's score: below it, more negatives and no more positives."""
-        if not self.has_both_classes:
-            return 0.5
-        f1 = 2 * self.tps / (self.tps[-1] + self.tps + self.fps)
-        return self._threshold_below(self.scores[int(np.argmax(f1))])
-
     def expected_f1_threshold(self):
         """:func:`expected_f1_threshold` of these probabilities."""
         descending = self._sorted[::-1]
@@ -219,12 +223,6 @@ class RankCurve:
                 best, best_score = expected[i], descending[start + ends[i]]
         return self._threshold_below(best_score)
 
-    def average_precision(self):
-        """As scikit-learn's ``average_precision_score``."""
-        precision = self.tps / (self.tps + self.fps)
-        recall = self.tps / self.tps[-1]
-        return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
-
     def roc_auc(self):
         """As scikit-learn's ``roc_auc_score``: the chance that a positive scores
         above a negative, ties counting half."""
@@ -237,12 +235,17 @@ class RankCurve:
         wins = positives_here * (negatives_below + 0.5 * negatives_tied)
         return float(np.sum(wins) / (self.n_pos * n_neg))
 
+    def threshold_after(self, i):
+        """A threshold that predicts exactly the rows scored >= ``scores[i]`` (the
+        positives' scores: F1 peaks at one, as below it come more negatives and no
+        more positives)."""
+        return self._threshold_below(self.scores[i])
+
     def _threshold_below(self, score):
-        """Curve's threshold after ``score``: halfway to the next lower score."""
+        """Curve's threshold after ``score``: halfway to the next lower score of
+        any row."""
         i = int(np.searchsorted(self._sorted, score, "left"))
-        if i > 0:
-            return float((score + self._sorted[i - 1]) / 2.0)
-        return float(score / 2.0) if score > 0 else float(np.nextafter(0.0, -1.0))
+        return _halfway_down(score, self._sorted[i - 1] if i > 0 else None)
 
 
 def _running_sum(values, carry):

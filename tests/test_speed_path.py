@@ -125,7 +125,7 @@ def test_positions_of_and_consecutive_runs_in_chunks(scan_rows, monkeypatch):
     from skimb.data import batches
     from skimb.data.batches import IndexSubset, positions_of
 
-    monkeypatch.setattr(batches, "_SCAN_ROWS", scan_rows)
+    monkeypatch.setattr(batches, "SCAN_ROWS", scan_rows)
     flags = np.random.default_rng(0).integers(0, 3, 50)
     for value, start, stop in [(1, 0, None), (0, 7, 31), (2, 49, 50), (1, 5, 5)]:
         expected = np.flatnonzero(flags[start:stop] == value) + start

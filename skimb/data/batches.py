@@ -100,7 +100,7 @@ def compact_index_dtype(n):
 
 
 # Rows scanned at a time by positions_of: numpy's int64 positions stay a few MiB.
-_SCAN_ROWS = 1 << 20
+SCAN_ROWS = 1 << 20
 
 
 def positions_of(flags, value=True, start=0, stop=None):
@@ -111,10 +111,9 @@ def positions_of(flags, value=True, start=0, stop=None):
     dtype = compact_index_dtype(len(flags))
     parts = [
         (
-            np.flatnonzero(flags[first : min(first + _SCAN_ROWS, stop)] == value)
-            + first
+            np.flatnonzero(flags[first : min(first + SCAN_ROWS, stop)] == value) + first
         ).astype(dtype)
-        for first in range(start, stop, _SCAN_ROWS)
+        for first in range(start, stop, SCAN_ROWS)
     ]
     return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
 
@@ -155,8 +154,8 @@ def _consecutive(indices):
     array of differences as long as them)."""
     if int(indices[-1]) - int(indices[0]) != indices.size - 1:
         return False
-    for first in range(0, indices.size - 1, _SCAN_ROWS):
-        chunk = indices[first : first + _SCAN_ROWS + 1]
+    for first in range(0, indices.size - 1, SCAN_ROWS):
+        chunk = indices[first : first + SCAN_ROWS + 1]
         if not np.all(chunk[1:] - chunk[:-1] == 1):
             return False
     return True

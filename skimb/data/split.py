@@ -16,21 +16,27 @@ import numbers
 import numpy as np
 from skorch.dataset import ValidSplit
 
+from . import batches
 from .batches import compact_index_dtype, positions_of
 
-# Rows scanned at a time, so that the int64 positions numpy's flatnonzero makes
-# stay a few MiB.
-_CHUNK = 1 << 20
+
+def stratified_folds(train_split):
+    """``k`` when ``train_split`` is skorch's own ``ValidSplit(k, stratified=True)``
+    with an integer ``k`` (the first fold of ``StratifiedKFold(k)``), else None."""
+    if type(train_split) is not ValidSplit or not train_split.stratified:
+        return None
+    cv = train_split.cv
+    if isinstance(cv, bool) or not isinstance(cv, numbers.Integral):
+        return None
+    return int(cv)
 
 
 def light_valid_split(train_split, y):
     """The ``(train, valid)`` row indices ``train_split(dataset, y)`` would give, when
     ``train_split`` is skorch's stratified ``ValidSplit`` with an integer ``cv`` and
     ``y`` holds 0/1 labels of both classes; else None (use ``train_split``)."""
-    if type(train_split) is not ValidSplit or not train_split.stratified:
-        return None
-    cv = train_split.cv
-    if isinstance(cv, bool) or not isinstance(cv, numbers.Integral) or cv < 2:
+    cv = stratified_folds(train_split)
+    if cv is None or cv < 2:
         return None
     if not isinstance(y, np.ndarray) or y.ndim != 1 or y.dtype.kind not in "biuf":
         return None
@@ -40,7 +46,7 @@ def light_valid_split(train_split, y):
         return None  # scikit-learn warns (or raises) there: let it
     if n_positive + int(np.count_nonzero(y == 0)) != len(y):
         return None  # not 0/1
-    return first_stratified_fold(positive, int(cv))
+    return first_stratified_fold(positive, cv)
 
 
 def first_stratified_fold(positive, n_splits):
@@ -89,9 +95,9 @@ def _after_nth(positive, value, count):
     ``count == 0``)."""
     if count == 0:
         return 0
-    seen = 0
-    for start in range(0, len(positive), _CHUNK):
-        chunk = positive[start : start + _CHUNK] == value
+    seen, scan = 0, batches.SCAN_ROWS  # as positions_of scans
+    for start in range(0, len(positive), scan):
+        chunk = positive[start : start + scan] == value
         here = int(np.count_nonzero(chunk))
         if seen + here >= count:
             return start + int(np.flatnonzero(chunk)[count - seen - 1]) + 1
