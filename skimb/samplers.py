@@ -9,6 +9,7 @@ does. :class:`BlockShuffleSampler` is not a resampling but a shuffle that keeps 
 from disk near-sequential.
 """
 
+import functools
 import numbers
 
 import numpy as np
@@ -17,7 +18,7 @@ import torch.distributed as dist
 from torch.utils.data import BatchSampler, Sampler
 
 from .data import batches
-from .data.batches import positions_of
+from .data.batches import compact_index_dtype, positions_of
 from .data.rows import concatenated_ranges, runs_of
 
 #: Blocks whose rows a block-shuffled order mixes together (``window``).
@@ -39,19 +40,14 @@ class _LabelSampler:
     needs_both_classes = True
 
     def __init__(self, labels, seed=None, num_replicas=None, rank=None):
-        labels = _binary_labels(labels)
-        self.n_rows = labels.size
-        # int32 below 2**31 rows: half the memory of each index array and plan,
-        # which on a table of millions of rows is most of what a fit holds per row.
-        self.pos_indices = positions_of(labels, 1)
-        self.neg_indices = positions_of(labels, 0)
-        if self.needs_both_classes and (
-            self.pos_indices.size == 0 or self.neg_indices.size == 0
-        ):
+        self.labels = _binary_labels(labels)
+        self.n_rows = self.labels.size
+        self.n_pos = int(np.count_nonzero(self.labels))
+        self.n_neg = self.n_rows - self.n_pos
+        if self.needs_both_classes and (self.n_pos == 0 or self.n_neg == 0):
             raise ValueError(
                 f"{type(self).__name__} needs both classes among the training rows, "
-                f"got {self.neg_indices.size} negative(s) and "
-                f"{self.pos_indices.size} positive(s)"
+                f"got {self.n_neg} negative(s) and {self.n_pos} positive(s)"
             )
         if seed is None:
             # Drawn from torch's global RNG, as torch's RandomSampler does, so that
@@ -60,6 +56,19 @@ class _LabelSampler:
         self.seed = int(seed)
         self.num_replicas, self.rank = _replica_and_rank(num_replicas, rank)
         self.epoch = 0
+
+    # Made when first asked for: BlockShuffleSampler picks its majority rows from
+    # the labels and never needs their array (4 bytes a row: most of a table).
+    # int32 below 2**31 rows: half the memory of each index array and plan.
+    @functools.cached_property
+    def pos_indices(self):
+        """Positions of the positive rows, ascending."""
+        return positions_of(self.labels, 1)
+
+    @functools.cached_property
+    def neg_indices(self):
+        """Positions of the negative rows, ascending."""
+        return positions_of(self.labels, 0)
 
     def set_epoch(self, epoch):
         """Choose the epoch whose plan the next iteration draws (epochs from 0)."""
@@ -176,11 +185,11 @@ class BatchBalancedSampler(_LabelSampler, BatchSampler):
         self._blocks = None
         if self.block_size is not None:
             self._blocks = _Blocks(
-                self.neg_indices, self.block_size, self.storage_positions
+                self.labels, 0, self.block_size, self.storage_positions
             )
         self.drop_last = False
         negs_per_batch = self.batch_size - self.pos_per_batch
-        self.n_batches = -(-self.neg_indices.size // negs_per_batch)
+        self.n_batches = -(-self.n_neg // negs_per_batch)
 
     def __iter__(self):
         for batch in self.epoch_batches():
@@ -195,7 +204,7 @@ class BatchBalancedSampler(_LabelSampler, BatchSampler):
         return -(-self.n_batches // self.num_replicas)
 
     def epoch_class_counts(self):
-        return self.neg_indices.size, self.n_batches * self.pos_per_batch
+        return self.n_neg, self.n_batches * self.pos_per_batch
 
     def _epoch_plan(self, epoch):
         negs_per_batch = self.batch_size - self.pos_per_batch
@@ -220,7 +229,7 @@ class BatchBalancedSampler(_LabelSampler, BatchSampler):
 
     def _positive_stream(self, start, count):
         """Positions ``[start, start + count)`` of the endless stream of positives."""
-        n_pos = self.pos_indices.size
+        n_pos = self.n_pos
         first_cycle, last_cycle = start // n_pos, (start + count - 1) // n_pos
         cycles = [
             self._rng(1, cycle).permutation(self.pos_indices)
@@ -283,8 +292,8 @@ class WeightedSampler(_IndexSampler):
             _check_positive_int("num_samples", num_samples)
         self.num_samples = self.n_rows if num_samples is None else int(num_samples)
         probabilities = np.empty(self.n_rows)
-        probabilities[self.pos_indices] = 0.5 / self.pos_indices.size
-        probabilities[self.neg_indices] = 0.5 / self.neg_indices.size
+        probabilities[self.pos_indices] = 0.5 / self.n_pos
+        probabilities[self.neg_indices] = 0.5 / self.n_neg
         self.probabilities = probabilities / probabilities.sum()
 
     def epoch_class_counts(self):
@@ -323,14 +332,14 @@ class UnderSampler(_IndexSampler):
         _check_ratio(ratio)
         super().__init__(labels, seed=seed, num_replicas=num_replicas, rank=rank)
         self.ratio = float(ratio)
-        wanted = max(1, round(self.ratio * self.pos_indices.size))
-        self.n_negatives = min(self.neg_indices.size, wanted)
+        wanted = max(1, round(self.ratio * self.n_pos))
+        self.n_negatives = min(self.n_neg, wanted)
 
     def epoch_class_counts(self):
-        return self.n_negatives, self.pos_indices.size
+        return self.n_negatives, self.n_pos
 
     def _epoch_size(self):
-        return self.pos_indices.size + self.n_negatives
+        return self.n_pos + self.n_negatives
 
     def _epoch_plan(self, epoch):
         rng = self._rng(0, epoch)
@@ -364,18 +373,18 @@ class OverSampler(_IndexSampler):
         _check_ratio(ratio)
         super().__init__(labels, seed=seed, num_replicas=num_replicas, rank=rank)
         self.ratio = float(ratio)
-        wanted = round(self.ratio * self.neg_indices.size)
-        self.n_positives = max(self.pos_indices.size, wanted)
+        wanted = round(self.ratio * self.n_neg)
+        self.n_positives = max(self.n_pos, wanted)
 
     def epoch_class_counts(self):
-        return self.neg_indices.size, self.n_positives
+        return self.n_neg, self.n_positives
 
     def _epoch_size(self):
-        return self.neg_indices.size + self.n_positives
+        return self.n_neg + self.n_positives
 
     def _epoch_plan(self, epoch):
         rng = self._rng(0, epoch)
-        n_extra = self.n_positives - self.pos_indices.size
+        n_extra = self.n_positives - self.n_pos
         extra = rng.choice(self.pos_indices, n_extra, replace=True)
         rows = np.concatenate([self.neg_indices, self.pos_indices, extra])
         return rng.permutation(rows)
@@ -466,16 +475,19 @@ class BlockShuffleSampler(_IndexSampler):
         self.window = int(window)
         self.storage_positions = _storage_positions(storage_positions, self.n_rows)
         self.reuse_blocks = int(reuse_blocks)
-        # Ties: the positives count as the minority (sorted is stable).
-        self.minority_indices, self.majority_indices = sorted(
-            (self.pos_indices, self.neg_indices), key=len
-        )
+        # Ties: the positives count as the minority.
+        self.minority = 1 if self.n_pos <= self.n_neg else 0
         self._blocks = _Blocks(
-            self.majority_indices, self.block_size, self.storage_positions
+            self.labels, 1 - self.minority, self.block_size, self.storage_positions
         )
 
+    @property
+    def minority_indices(self):
+        """Positions of the minority class's rows (the positives on ties)."""
+        return self.pos_indices if self.minority == 1 else self.neg_indices
+
     def epoch_class_counts(self):
-        return self.neg_indices.size, self.pos_indices.size
+        return self.n_neg, self.n_pos
 
     def _epoch_size(self):
         return self.n_rows
@@ -505,7 +517,7 @@ class BlockShuffleSampler(_IndexSampler):
         # they are few, and each window takes those that fall in it.
         rng_minority = self._rng(3, epoch)
         minority = rng_minority.permutation(self.minority_indices)
-        n_majority = self.majority_indices.size
+        n_majority = self.n_rows - minority.size
         places = np.sort(rng_minority.integers(0, n_majority + 1, minority.size))
         start, taken = 0, 0
         for rows in self._blocks.windows(self.window, rng, order):
@@ -527,25 +539,34 @@ SAMPLERS = {
 
 
 class _Blocks:
-    """Rows (ascending) cut into blocks by where they are stored, and the
-    block-shuffled orders of them.
+    """The rows whose label is ``value`` (ascending), cut into blocks by where they
+    are stored, and the block-shuffled orders of them.
 
     Block ``b`` holds the rows whose storage position (``storage_positions[row]``,
     or the row itself) is in ``[b * block_size, (b + 1) * block_size)``; only the
-    non-empty blocks count. The cut is made once: the rows are the same every epoch.
+    blocks with a row of ``value`` count. The cut is made once: the rows are the
+    same every epoch. When the rows are stored in their own order (as the
+    classifier gives them), a block is a run of consecutive rows, and a window's
+    rows of ``value`` are picked from the labels as it is drawn: no array of those
+    rows (4 bytes each: most of the table, on the default path).
     """
 
-    def __init__(self, rows, block_size, storage_positions=None):
-        cut = _block_runs(rows, block_size, storage_positions)
-        if cut is None:  # rows not stored in their own order
+    def __init__(self, labels, value, block_size, storage_positions=None):
+        self._labels, self._value = labels, value
+        self._dtype = compact_index_dtype(labels.size)
+        cut = _block_runs(labels.size, block_size, storage_positions)
+        if cut is None:  # stored out of order: the rows listed, by block
+            rows = positions_of(labels, value)
             keys = storage_positions[rows] // block_size
             order = np.argsort(keys, kind="stable")
-            rows, keys = rows[order], keys[order]
-            _, starts, counts = runs_of(keys)
-        else:
+            self.rows = rows[order]
+            _, starts, counts = runs_of(keys[order])
+        else:  # runs of all rows; those that hold a row of `value` count
+            self.rows = None
             starts, counts = cut
+            keep = _count_in_runs(labels, value, starts, counts) > 0
+            starts, counts = starts[keep], counts[keep]
         self.starts, self.counts = starts, counts
-        self.rows = rows
         self._last_order = (-1, None)  # (epoch, order): the chain's latest link
 
     def order(self, epoch, reuse, rng_for):
@@ -580,7 +601,7 @@ class _Blocks:
         one drawn from ``rng`` when None), then the rows of each run of ``window``
         blocks shuffled together."""
         pieces = list(self.windows(window, rng, order))
-        return np.concatenate(pieces) if pieces else self.rows[:0]
+        return np.concatenate(pieces) if pieces else np.zeros(0, self._dtype)
 
     def windows(self, window, rng, order=None):
         """:meth:`shuffled`, one window of blocks at a time (the same draws)."""
@@ -589,25 +610,28 @@ class _Blocks:
         for first in range(0, order.size, window):
             blocks = order[first : first + window]
             # Row indices block after block, in the shuffled block order.
-            rows = self.rows[
-                concatenated_ranges(self.starts[blocks], self.counts[blocks])
-            ]
+            span = concatenated_ranges(self.starts[blocks], self.counts[blocks])
+            if self.rows is not None:
+                rows = self.rows[span]
+            else:
+                rows = span[self._labels[span] == self._value].astype(self._dtype)
             rng.shuffle(rows)
             yield rows
 
 
-def _block_runs(rows, block_size, storage_positions=None, chunk=None):
-    """``(starts, counts)`` of the runs of ``rows`` in one block (``runs_of`` of
-    their block numbers), computed a chunk of rows at a time: no array of block
+def _block_runs(n_rows, block_size, storage_positions=None, chunk=None):
+    """``(starts, counts)`` of the runs of rows ``0 .. n_rows - 1`` in one block
+    (``runs_of`` of their block numbers: ``storage_positions // block_size``, or
+    ``row // block_size``), computed a chunk of rows at a time: no array of block
     numbers as long as the rows. None when the rows are not stored in ascending
     order."""
+    if storage_positions is None:
+        starts = np.arange(0, n_rows, block_size, dtype=np.int64)
+        return starts, np.minimum(block_size, n_rows - starts)
     chunk = batches.SCAN_ROWS if chunk is None else chunk
     starts, last_key = [], None
-    for first in range(0, rows.size, chunk):
-        part = rows[first : first + chunk]
-        if storage_positions is not None:
-            part = storage_positions[part]
-        keys = part // block_size
+    for first in range(0, n_rows, chunk):
+        keys = storage_positions[first : first + chunk] // block_size
         if np.any(keys[1:] < keys[:-1]) or (
             last_key is not None and keys[0] < last_key
         ):
@@ -618,8 +642,25 @@ def _block_runs(rows, block_size, storage_positions=None, chunk=None):
         starts.append(new_run)
         last_key = keys[-1]
     starts = np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
-    counts = np.diff(np.append(starts, rows.size))
+    counts = np.diff(np.append(starts, n_rows))
     return starts, counts
+
+
+def _count_in_runs(labels, value, starts, counts, chunk=None):
+    """How many rows of each run ``[starts[i], starts[i] + counts[i])`` have the
+    label ``value``. The runs tile the rows in order (as ``_block_runs`` cuts
+    them); their labels are compared about ``chunk`` rows at a time."""
+    chunk = batches.SCAN_ROWS if chunk is None else chunk
+    found = np.zeros(starts.size, dtype=np.int64)
+    first = 0
+    while first < starts.size:
+        # The runs that start within `chunk` rows of this one (at least one).
+        last = max(first + 1, int(np.searchsorted(starts, starts[first] + chunk)))
+        low, high = starts[first], starts[last - 1] + counts[last - 1]
+        is_value = labels[low:high] == value
+        found[first:last] = np.add.reduceat(is_value, starts[first:last] - low)
+        first = last
+    return found
 
 
 def _storage_positions(positions, n_rows):
@@ -667,17 +708,23 @@ def _replica_and_rank(num_replicas, rank):
 
 
 def _binary_labels(labels):
+    """The labels as int8 0/1 (not copied when they are that already)."""
     labels = np.asarray(labels).ravel()
     if labels.dtype == bool:
         return labels.astype(np.int8)
-    # Checked without np.unique, which sorts a copy of every label.
-    if not ((labels == 0) | (labels == 1)).all():
+    # Integers checked by their range (no arrays of flags), others value by value;
+    # not with np.unique, which sorts a copy of every label.
+    if labels.dtype.kind in "iu" and labels.size:
+        binary = labels.min() >= 0 and labels.max() <= 1
+    else:
+        binary = bool(((labels == 0) | (labels == 1)).all())
+    if not binary:
         values = np.unique(labels)
         shown = values[:5].tolist()
         raise ValueError(
             f"labels must be 0/1 or bool (1 = positive), got values {shown}"
         )
-    return labels.astype(np.int8)
+    return labels.astype(np.int8, copy=False)
 
 
 def _check_positive_int(name, value, minimum=1):

@@ -246,7 +246,7 @@ def test_block_shuffle_draws_its_epoch_a_window_at_a_time(
         assert np.array_equal(np.concatenate(pieces), sampler.epoch_indices())
         # no piece holds more than one window of majority rows (plus the minority
         # rows that fall among them): the epoch is never one array
-        majority = [np.isin(p, sampler.majority_indices).sum() for p in pieces]
+        majority = [(labels[p] != sampler.minority).sum() for p in pieces]
         assert max(majority) <= window * block_size
         # the plan of the whole epoch at once: the block-shuffled majority rows,
         # the minority rows inserted at uniform random places among them
@@ -541,16 +541,58 @@ def test_block_runs_in_chunks_are_runs_of_the_block_numbers(
     from skimb.data.rows import runs_of
     from skimb.samplers import _block_runs
 
-    rows = np.cumsum(gaps).astype(np.int32) - 1 if gaps else np.zeros(0, np.int32)
-    positions = None
-    if positioned and rows.size:  # a subset's rows, stored further on
-        positions = np.arange(rows.max() + 1) * 3 + 5
-    stored = rows if positions is None else positions[rows]
+    # rows stored at ascending positions with gaps (a subset's), or at their own
+    stored = np.cumsum(gaps).astype(np.int32) + 4 if gaps else np.zeros(0, np.int32)
+    if not positioned:
+        stored = np.arange(len(gaps))
     _, starts, counts = runs_of(stored // block_size)
-    got = _block_runs(rows, block_size, positions, chunk=chunk)
+    got = _block_runs(len(gaps), block_size, stored if positioned else None, chunk)
     np.testing.assert_array_equal(got[0], starts)
     np.testing.assert_array_equal(got[1], counts)
-    if positions is not None:  # stored out of order: None
-        backwards = positions[::-1].copy()
-        if np.any(np.diff(backwards[rows] // block_size) < 0):
-            assert _block_runs(rows, block_size, backwards, chunk) is None
+    backwards = stored[::-1].copy()
+    if np.any(np.diff(backwards // block_size) < 0):  # stored out of order: None
+        assert _block_runs(len(gaps), block_size, backwards, chunk) is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    n=st.integers(0, 300),
+    pos_share=st.floats(0, 1),
+    block_size=st.integers(1, 20),
+    window=st.integers(1, 6),
+    chunk=st.integers(1, 50),
+    gaps=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_blocks_picked_from_the_labels_are_the_blocks_of_the_listed_rows(
+    n, pos_share, block_size, window, chunk, gaps, seed
+):
+    """The label-picked blocks give the plan of the rows listed and cut by block
+    (the definition, and the path for rows stored out of order), draw for draw."""
+    from skimb.data import batches
+    from skimb.data.rows import concatenated_ranges, runs_of
+    from skimb.samplers import _Blocks
+
+    rng = np.random.default_rng(seed)
+    labels = (rng.random(n) < pos_share).astype(np.int8)
+    stored = np.cumsum(rng.integers(1, 4, n)) if gaps else None
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(batches, "SCAN_ROWS", chunk)  # runs cut and counted in chunks
+        blocks = _Blocks(labels, 0, block_size, stored)
+    assert blocks.rows is None  # picked from the labels
+    rows = np.flatnonzero(labels == 0)
+    _, starts, counts = runs_of(
+        (rows if stored is None else stored[rows]) // block_size
+    )
+    draws = np.random.default_rng(seed)
+    order, expected = draws.permutation(counts.size), []
+    for first in range(0, order.size, window):
+        b = order[first : first + window]
+        window_rows = rows[concatenated_ranges(starts[b], counts[b])]
+        draws.shuffle(window_rows)
+        expected.append(window_rows)
+    got = list(blocks.windows(window, np.random.default_rng(seed)))
+    assert len(got) == len(expected)
+    for piece, want in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(piece, want)
+        assert piece.dtype == np.int32
