@@ -512,7 +512,10 @@ default=None
                 f"y has labels {unseen} not seen in the first fit, whose "
                 f"classes are {self.classes_.tolist()}"
             )
-        return (y == self.classes_[1]).astype(dtype)
+        # Compared into the result: no array of flags as long as y on the way.
+        encoded = np.empty(len(y), dtype=dtype)
+        np.equal(y, self.classes_[1], out=encoded, casting="unsafe")
+        return encoded
 
     # -- skorch hooks --------------------------------------------------------------
     def initialize_module(self):

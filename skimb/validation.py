@@ -52,9 +52,11 @@ class ValidationScores(Callback):
         if logits is None:
             return  # no validation split
         proba = corrected_proba(logits, net.logit_shift(net.weight_in_force()))
-        scores = score_predictions(
-            targets[:, 0], proba, _weights(targets), threshold=net.threshold
-        )
+        y_true, weights = targets[:, 0] > 0.5, _weights(targets)
+        # Let the kept batches go before the scores' sorted copy is made (8 bytes
+        # a validation row); a weight column is a view that keeps its array.
+        del logits, targets
+        scores = score_predictions(y_true, proba, weights, threshold=net.threshold)
         for name, value in scores.items():
             net.history.record(name, value)
 

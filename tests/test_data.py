@@ -646,12 +646,20 @@ def test_epochs_open_with_the_blocks_left_in_the_cache(tmp_path):
     assert np.all(reads < independent)
 
 
-def test_held_rows_are_read_once(db):
+@pytest.mark.parametrize("read_rows", [3, 4096])
+def test_held_rows_are_read_once(db, read_rows, monkeypatch):
+    from skimb.data import sqlite as sqlite_module
+
+    monkeypatch.setattr(sqlite_module, "_HOLD_READ_ROWS", read_rows)  # in parts
     path, X, y = db
     ds = SQLiteDataset(path, cache_mib=0)  # no block cache to serve them either
     view = ds[np.arange(len(y))[::-1]]  # a view: rows are its own positions
     held = np.flatnonzero(view.labels == 1)
     view.hold_rows(held)
+    table_positions = len(y) - 1 - held
+    marked = np.zeros(len(y), dtype=bool)
+    marked[table_positions] = True
+    np.testing.assert_array_equal(view._held.holds(np.arange(len(y))), marked)
     with sqlite3.connect(path) as conn:  # reading them from the file would fail now
         conn.execute("DELETE FROM data WHERE label = 1")
     shuffled = np.random.default_rng(0).permutation(held)

@@ -123,7 +123,7 @@ def test_training_and_prediction_batches_are_index_arrays_not_int_lists(imbalanc
 @pytest.mark.parametrize("scan_rows", [1, 3, 1 << 20])
 def test_positions_of_and_consecutive_runs_in_chunks(scan_rows, monkeypatch):
     from skimb.data import batches
-    from skimb.data.batches import IndexSubset, positions_of
+    from skimb.data.batches import IndexSubset, arange_into, positions_of
 
     monkeypatch.setattr(batches, "SCAN_ROWS", scan_rows)
     flags = np.random.default_rng(0).integers(0, 3, 50)
@@ -132,6 +132,15 @@ def test_positions_of_and_consecutive_runs_in_chunks(scan_rows, monkeypatch):
         got = positions_of(flags, value, start, stop)
         np.testing.assert_array_equal(got, expected)
         assert got.dtype == np.int32
+        out = np.full(expected.size + 2, -1, dtype=np.int64)
+        assert positions_of(flags, value, start, stop, out=out[1:-1]).base is out
+        np.testing.assert_array_equal(out, np.r_[-1, expected, -1])
+        with pytest.raises(ValueError, match="positions found for an out of"):
+            positions_of(flags, value, start, stop, out=out)
+    for start, size in [(0, 0), (5, 1), (3, 7), (10, 50)]:
+        out = np.zeros(size + 1, dtype=np.int32)
+        arange_into(out[1:], start)
+        np.testing.assert_array_equal(out, np.r_[0, np.arange(start, start + size)])
     data = np.arange(100)
     assert IndexSubset(data, np.arange(10, 20))._runs
     assert not IndexSubset(data, [10, 12, 11, 13])._runs  # span fits, order does not

@@ -99,23 +99,43 @@ def compact_index_dtype(n):
     return np.int32 if n < 2**31 else np.int64
 
 
-# Rows scanned at a time by positions_of: numpy's int64 positions stay a few MiB.
-SCAN_ROWS = 1 << 20
+# Rows scanned at a time by positions_of and the like: their int64 temporaries
+# stay under 1 MiB (larger ones land in the heap and stay: glibc raises its mmap
+# threshold after a large free).
+SCAN_ROWS = 1 << 16
 
 
-def positions_of(flags, value=True, start=0, stop=None):
+def positions_of(flags, value=True, start=0, stop=None, out=None):
     """``np.flatnonzero(flags[start:stop] == value) + start`` as compact ints
     (:func:`compact_index_dtype` of ``len(flags)``), built a chunk at a time: no
-    int64 array of every position (8 bytes a row) on the way."""
+    int64 array of every position (8 bytes a row) on the way, and no second copy
+    of the result (the rows are counted first). ``out``: the array to fill, of
+    exactly that length (returned)."""
     stop = len(flags) if stop is None else stop
-    dtype = compact_index_dtype(len(flags))
-    parts = [
-        (
-            np.flatnonzero(flags[first : min(first + SCAN_ROWS, stop)] == value) + first
-        ).astype(dtype)
-        for first in range(start, stop, SCAN_ROWS)
-    ]
-    return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
+    chunks = range(start, stop, SCAN_ROWS)
+    if out is None:
+        count = sum(
+            int(np.count_nonzero(flags[first : min(first + SCAN_ROWS, stop)] == value))
+            for first in chunks
+        )
+        out = np.empty(count, dtype=compact_index_dtype(len(flags)))
+    filled = 0
+    for first in chunks:
+        found = np.flatnonzero(flags[first : min(first + SCAN_ROWS, stop)] == value)
+        out[filled : filled + found.size] = found + first
+        filled += found.size
+    if filled != out.size:
+        raise ValueError(f"{filled} positions found for an out of {out.size}")
+    return out
+
+
+def arange_into(out, start=0):
+    """``out[:] = np.arange(start, start + len(out))`` a chunk at a time (no int64
+    array of its length); returns ``out``."""
+    for first in range(0, out.size, SCAN_ROWS):
+        part = out[first : first + SCAN_ROWS]
+        part[:] = np.arange(start + first, start + first + part.size)
+    return out
 
 
 class IndexSubset(Subset):

@@ -17,7 +17,7 @@ import numpy as np
 from skorch.dataset import ValidSplit
 
 from . import batches
-from .batches import compact_index_dtype, positions_of
+from .batches import arange_into, compact_index_dtype, positions_of
 
 
 def stratified_folds(train_split):
@@ -74,18 +74,15 @@ def first_stratified_fold(positive, n_splits):
     later_is_positive = (
         first_is_positive if cut_first > cut_other else not first_is_positive
     )
+    # Each array filled in place: a concatenation would hold it twice.
     dtype = compact_index_dtype(n)
-    test = np.concatenate(
-        [
-            np.arange(low, dtype=dtype),
-            positions_of(positive, later_is_positive, low, high),
-        ]
-    )
-    train = np.concatenate(
-        [
-            positions_of(positive, not later_is_positive, low, high),
-            np.arange(high, n, dtype=dtype),
-        ]
+    test = np.empty(in_fold_first + in_fold_other, dtype=dtype)
+    arange_into(test[:low])
+    positions_of(positive, later_is_positive, low, high, out=test[low:])
+    train = np.empty(n - test.size, dtype=dtype)
+    arange_into(train[train.size - (n - high) :], high)
+    positions_of(
+        positive, not later_is_positive, low, high, out=train[: train.size - (n - high)]
     )
     return train, test
 

@@ -15,6 +15,8 @@ from .batches import Batch
 
 # SQLite's default limit on host parameters per statement is 32766 since 3.32.
 _MAX_PARAMS = 30000
+# Rows hold_rows reads at a time.
+_HOLD_READ_ROWS = 4096
 # Rows per cached block. A block is read whole with one range query, which runs at the
 # speed of a sequential scan (about 5x a lookup by key per row).
 BLOCK_ROWS = 256
@@ -448,8 +450,9 @@ class SQLiteDataset(Dataset):
         return np.argsort(positions, kind="stable")
 
     # -- reading -----------------------------------------------------------------
-    def _fetch(self, indices):
-        """Features (float32, 2-d) and labels of the rows at these positions."""
+    def _fetch(self, indices, by_key=False):
+        """Features (float32, 2-d) and labels of the rows at these positions
+        (``by_key``: each read by its key, the block cache left out)."""
         ids, labels = self._load_ids_and_labels()
         n = len(self)
         if indices.size:
@@ -463,7 +466,10 @@ class SQLiteDataset(Dataset):
         # Held rows are left out of the block reads (a held positive's block is
         # not worth a read) and filled last, over whatever the cache wrote there.
         held = None if self._held is None else self._held.holds(positions)
-        rest = self._fill_from_blocks(positions, X, held)
+        if by_key:
+            rest = np.arange(len(positions)) if held is None else np.flatnonzero(~held)
+        else:
+            rest = self._fill_from_blocks(positions, X, held)
         if held is not None:
             self._held.fill(positions, X, held)
         for start in range(0, len(rest), _MAX_PARAMS):
@@ -489,7 +495,13 @@ class SQLiteDataset(Dataset):
         self._held = None
         if rows is not None:
             rows = np.unique(np.asarray(rows, dtype=np.int64))
-            features = self._fetch(rows)[0]
+            # By key (scattered rows: their blocks are not worth reading, nor
+            # caching), a few thousand at a time into one array: a read returns a
+            # Python object per row, ~3x the row's bytes while it is decoded.
+            features = np.empty((rows.size, self.n_features), dtype=np.float32)
+            for start in range(0, rows.size, _HOLD_READ_ROWS):
+                part = slice(start, start + _HOLD_READ_ROWS)
+                features[part] = self._fetch(rows[part], by_key=True)[0]
             positions = rows if self._positions is None else self._positions[rows]
             if np.any(positions[1:] < positions[:-1]):  # else no sorted copies
                 order = np.argsort(positions)
@@ -835,9 +847,11 @@ class _HeldRows:
 
     def __init__(self, positions, features, n_table_rows):
         self.positions, self.features = positions, features
-        mask = np.zeros(n_table_rows, dtype=bool)
-        mask[positions] = True
-        self.bits = np.packbits(mask, bitorder="little")
+        # Set bit by bit (no array of a byte per table row on the way).
+        self.bits = np.zeros(-(-n_table_rows // 8), dtype=np.uint8)
+        np.bitwise_or.at(
+            self.bits, positions >> 3, (1 << (positions & 7)).astype(np.uint8)
+        )
 
     def holds(self, positions):
         """Whether each of these table positions is held."""
