@@ -650,7 +650,7 @@ def test_epochs_open_with_the_blocks_left_in_the_cache(tmp_path):
 def test_held_rows_are_read_once(db, read_rows, monkeypatch):
     from skimb.data import sqlite as sqlite_module
 
-    monkeypatch.setattr(sqlite_module, "_HOLD_READ_ROWS", read_rows)  # in parts
+    monkeypatch.setattr(sqlite_module, "_KEY_READ_ROWS", read_rows)  # in parts
     path, X, y = db
     ds = SQLiteDataset(path, cache_mib=0)  # no block cache to serve them either
     view = ds[np.arange(len(y))[::-1]]  # a view: rows are its own positions

@@ -80,10 +80,9 @@ def first_stratified_fold(positive, n_splits):
     arange_into(test[:low])
     positions_of(positive, later_is_positive, low, high, out=test[low:])
     train = np.empty(n - test.size, dtype=dtype)
-    arange_into(train[train.size - (n - high) :], high)
-    positions_of(
-        positive, not later_is_positive, low, high, out=train[: train.size - (n - high)]
-    )
+    in_middle = train.size - (n - high)
+    positions_of(positive, not later_is_positive, low, high, out=train[:in_middle])
+    arange_into(train[in_middle:], high)
     return train, test
 
 

@@ -13,10 +13,10 @@ from torch.utils.data import Dataset
 
 from .batches import Batch
 
-# SQLite's default limit on host parameters per statement is 32766 since 3.32.
-_MAX_PARAMS = 30000
-# Rows hold_rows reads at a time.
-_HOLD_READ_ROWS = 4096
+# Rows read by key per query: under SQLite's default limit on host parameters per
+# statement (32766 since 3.32), and few enough that the Python object a query
+# returns per row (~3x the row's bytes while decoded) stays a few MiB.
+_KEY_READ_ROWS = 4096
 # Rows per cached block. A block is read whole with one range query, which runs at the
 # speed of a sequential scan (about 5x a lookup by key per row).
 BLOCK_ROWS = 256
@@ -466,14 +466,11 @@ class SQLiteDataset(Dataset):
         # Held rows are left out of the block reads (a held positive's block is
         # not worth a read) and filled last, over whatever the cache wrote there.
         held = None if self._held is None else self._held.holds(positions)
-        if by_key:
-            rest = np.arange(len(positions)) if held is None else np.flatnonzero(~held)
-        else:
-            rest = self._fill_from_blocks(positions, X, held)
+        rest = self._fill_from_blocks(positions, X, held, by_key)
         if held is not None:
             self._held.fill(positions, X, held)
-        for start in range(0, len(rest), _MAX_PARAMS):
-            chunk = rest[start : start + _MAX_PARAMS]
+        for start in range(0, len(rest), _KEY_READ_ROWS):
+            chunk = rest[start : start + _KEY_READ_ROWS]
             X[chunk] = self._read_features(ids[positions[chunk]])
         return X, labels[positions]
 
@@ -495,13 +492,9 @@ class SQLiteDataset(Dataset):
         self._held = None
         if rows is not None:
             rows = np.unique(np.asarray(rows, dtype=np.int64))
-            # By key (scattered rows: their blocks are not worth reading, nor
-            # caching), a few thousand at a time into one array: a read returns a
-            # Python object per row, ~3x the row's bytes while it is decoded.
-            features = np.empty((rows.size, self.n_features), dtype=np.float32)
-            for start in range(0, rows.size, _HOLD_READ_ROWS):
-                part = slice(start, start + _HOLD_READ_ROWS)
-                features[part] = self._fetch(rows[part], by_key=True)[0]
+            # By key: scattered rows, whose blocks are not worth reading, nor
+            # caching.
+            features = self._fetch(rows, by_key=True)[0]
             positions = rows if self._positions is None else self._positions[rows]
             if np.any(positions[1:] < positions[:-1]):  # else no sorted copies
                 order = np.argsort(positions)
@@ -539,7 +532,7 @@ class SQLiteDataset(Dataset):
         finally:
             self._local.passing = before
 
-    def _fill_from_blocks(self, positions, X, skip=None):
+    def _fill_from_blocks(self, positions, X, skip=None, by_key=False):
         """Fill the rows of X that the block cache can serve; return the rows it
         cannot, other than those in ``skip`` (a mask, or None).
 
@@ -554,8 +547,9 @@ class SQLiteDataset(Dataset):
         Random batches over a large table ask for a row or two per block, so they
         are read by key. Rows of X that are not served (those returned and those
         skipped) may be written with other rows' values: their caller fills them.
+        ``by_key``: the cache is left out, and every row not skipped is returned.
         """
-        cache = self._block_cache()
+        cache = None if by_key else self._block_cache()
         if cache is None:
             every = np.arange(len(positions))
             return every if skip is None else every[~skip]
