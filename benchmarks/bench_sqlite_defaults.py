@@ -11,8 +11,9 @@ all without loading the table. In one run:
    (``max_epochs=3`` so both sides do the same work, ``num_workers=0``; each SQLite
    fit against the in-memory fit just before it, median over ``--seeds``);
 2. average precision on 50,000 fresh rows, several seeds, SQLite vs memory;
-3. peak RSS of a fresh process fitting the defaults on databases of ``--rss-rows``
-   rows, and what each row adds.
+3. peak RSS of a fresh process fitting the defaults (all their epochs) on databases
+   of ``--rss-rows`` rows, what each row adds, and the same with the history's
+   batch records kept as skorch's dicts (the baseline of ``skimb.history``).
 
 Prints Markdown tables, writes them to benchmarks/results/sqlite_defaults.md and a
 plot to benchmarks/results/sqlite_defaults.png.
@@ -49,25 +50,38 @@ def fit(X, y, seed):
     return clf, time.perf_counter() - start
 
 
-def peak_rss_mib(path):
-    """Peak RSS (VmHWM) of a fresh process fitting the defaults on ``path``, and its
-    RSS after the imports, before reading anything."""
+def peak_rss_mib(path, batch_dicts=False):
+    """Peak RSS (VmHWM) of a fresh process fitting the defaults (every epoch they
+    run: 20 at these sizes) on ``path``, its RSS after the imports, before reading
+    anything, the RSS at the end of the first and of the last epoch, and the epochs
+    run. ``batch_dicts``: keep every batch record as skorch's dict (no
+    ``skimb.history.close_epoch``), the baseline of the history's memory."""
     code = (
         "import re, sys;"
-        "status = lambda: open('/proc/self/status').read();"
-        "hwm = lambda: int(re.search(r'VmHWM:\\s+(\\d+) kB', status()).group(1));"
+        "status = lambda k: int(re.search(k + r':\\s+(\\d+) kB',"
+        " open('/proc/self/status').read()).group(1));"
+        "import skimb.classifier;"
         "from skimb import ImbalancedNetClassifier, SQLiteDataset;"
-        "base = hwm();"
-        f"ImbalancedNetClassifier(max_epochs={EPOCHS}, verbose=0)"
+        "from skorch.callbacks import Callback;"
+        "rss = [];"
+        "Rss = type('Rss', (Callback,), {'on_epoch_end':"
+        " lambda self, net, **kw: rss.append(status('VmRSS'))});"
+        + (
+            "skimb.classifier.close_epoch = lambda history: None;"
+            if batch_dicts
+            else ""
+        )
+        + "base = status('VmHWM');"
+        "ImbalancedNetClassifier(verbose=0, random_state=0, callbacks=[('rss', Rss())])"
         ".fit(SQLiteDataset(sys.argv[1]), None);"
-        "print(base, hwm())"
+        "print(base, status('VmHWM'), rss[0], rss[-1], len(rss))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, str(path)], check=True, capture_output=True,
         text=True,
     ).stdout  # fmt: skip
-    base, peak = map(int, out.strip().splitlines()[-1].split())
-    return base / 1024, peak / 1024
+    base, peak, first, last, epochs = map(int, out.strip().splitlines()[-1].split())
+    return base / 1024, peak / 1024, first / 1024, last / 1024, epochs
 
 
 def time_row(rows, features, cache_mib, seeds, X_test, y_test):
@@ -145,22 +159,31 @@ def main(argv=None):
                 f"{r['batch_size']} |")  # fmt: skip
     rss = []
     if args.rss_rows:
-        say("\nPeak RSS of a fresh process fitting the defaults (VmHWM; after the "
-            "imports, before reading anything, it is the first column):\n")  # fmt: skip
+        say("\nPeak RSS of a fresh process fitting the defaults, every epoch they run "
+            "(VmHWM; after the imports, before reading anything, it is the first "
+            "column); RSS at the end of the first and of the last epoch; and, in the "
+            "same run, the peak with every batch record kept as skorch's dict "
+            "(before `skimb.history`):\n")  # fmt: skip
         say("| rows | DB MiB | RSS after imports | peak RSS | added per row since "
-            "the previous size |")  # fmt: skip
-        say("|---|---|---|---|---|")
+            "the previous size | epochs | RSS epoch 1 -> last | peak RSS, batch "
+            "dicts | added per row, batch dicts |")  # fmt: skip
+        say("|---|---|---|---|---|---|---|---|---|")
         for rows in args.rss_rows:
             path, _ = make_db(rows, args.features)
-            base, peak = peak_rss_mib(path)
-            grew = ""
+            base, peak, first, last, epochs = peak_rss_mib(path)
+            dicts_peak = peak_rss_mib(path, batch_dicts=True)[1]
+            grew = dicts_grew = ""
             if rss:
-                per_row = (peak - rss[-1][2]) * 2**20 / (rows - rss[-1][0])
-                grew = f"{per_row:.0f} bytes"
-            rss.append((rows, base, peak))
+                more_rows = rows - rss[-1][0]
+                grew = f"{(peak - rss[-1][2]) * 2**20 / more_rows:.0f} bytes"
+                dicts_grew = (
+                    f"{(dicts_peak - rss[-1][3]) * 2**20 / more_rows:.0f} bytes"
+                )
+            rss.append((rows, base, peak, dicts_peak))
             say(
                 f"| {rows:,} | {path.stat().st_size / 2**20:.0f} | {base:.0f} MiB | "
-                f"{peak:.0f} MiB | {grew} |"
+                f"**{peak:.0f} MiB** | {grew} | {epochs} | {first:.0f} -> {last:.0f} | "
+                f"{dicts_peak:.0f} MiB | {dicts_grew} |"
             )
     (RESULTS / "sqlite_defaults.md").write_text(out.getvalue())
     plot(timed, rss)
@@ -183,8 +206,9 @@ def plot(timed, rss):
              title="Fit time, defaults, 3 epochs")  # fmt: skip
     left.legend()
     if rss:
-        rows, base, peak = zip(*rss, strict=True)
+        rows, base, peak, dicts_peak = zip(*rss, strict=True)
         right.plot(rows, peak, "o-", label="peak RSS")
+        right.plot(rows, dicts_peak, "^:", label="peak RSS, batch records as dicts")
         right.plot(rows, base, "s--", label="after imports")
         right.set(xlabel="rows in the database", ylabel="MiB",
                   title="Peak RSS of a fit on SQLite")  # fmt: skip

@@ -44,6 +44,7 @@ from .data.rows import (
 from .data.split import light_valid_split
 from .data.sqlite import BLOCK_ROWS
 from .devices import data_device, on_cuda, resolve_device
+from .history import close_epoch
 from .losses import FocalLoss, weighted_loss
 from .modules import recipe_of, resolve_module
 from .prior import corrected_proba, member_proba, odds_distortion
@@ -230,6 +231,9 @@ default=None
     history_ : skorch History
         Per-epoch ``train_loss``, ``valid_loss``, ``valid_roc_auc``, ``valid_ap``,
         ``valid_f1``, ``valid_log_loss`` and ``pos_weight`` (the weight in force).
+        Each finished epoch's ``batches`` read as skorch's list of dicts, stored
+        by column (:class:`skimb.history.BatchColumns`, read-only; ~16 bytes a
+        batch instead of ~360).
 
     Examples
     --------
@@ -664,9 +668,19 @@ default=None
         fitted = getattr(self, "batch_size_", None) or INFERENCE_BATCH_SIZE
         return fitted if training else max(fitted, INFERENCE_BATCH_SIZE)
 
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        # The last epoch's callbacks have read its batch records: kept by column
+        # from here on (skimb.history; ~360 bytes a batch as dicts).
+        close_epoch(self.history)
+        super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
+
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         super().on_epoch_end(net, dataset_train, dataset_valid, **kwargs)
         self.history.record("pos_weight", self.weight_in_force())
+
+    def on_train_end(self, net, X=None, y=None, **kwargs):
+        super().on_train_end(net, X, y, **kwargs)
+        close_epoch(self.history)
 
     def infer(self, x, **fit_params):
         if isinstance(x, torch.Tensor):
