@@ -28,6 +28,7 @@ from .data.batches import (
     EncodedTargets,
     IndexSubset,
     batch_sampler_for,
+    byte_value_counts,
     collate,
 )
 from .data.read_once import held_if_small
@@ -498,8 +499,13 @@ default=None
         y = np.asarray(y)
         if y.ndim != 1:
             raise ValueError(f"y must be 1-dimensional, got shape {y.shape}")
-        check_classification_targets(y)
-        classes = np.unique(y)
+        if y.dtype.itemsize == 1 and y.dtype.kind in "iub":
+            # int8 labels of a table: counted, not sorted (np.unique's copy), and
+            # integers are never continuous targets
+            classes = np.array(list(byte_value_counts(y)), dtype=y.dtype)
+        else:
+            check_classification_targets(y)
+            classes = np.unique(y)
         if reset:
             if len(classes) != 2:
                 kind = (
@@ -516,6 +522,8 @@ default=None
                 f"y has labels {unseen} not seen in the first fit, whose "
                 f"classes are {self.classes_.tolist()}"
             )
+        if y.dtype == dtype == np.int8 and self.classes_.tolist() == [0, 1]:
+            return y  # 0/1 already (a table's labels): read, never written
         # Compared into the result: no array of flags as long as y on the way.
         encoded = np.empty(len(y), dtype=dtype)
         np.equal(y, self.classes_[1], out=encoded, casting="unsafe")

@@ -36,7 +36,7 @@ labels = st.lists(st.booleans(), min_size=2, max_size=300)
     cv=st.integers(2, 7),
     chunk=st.sampled_from([1, 3, 64, 1 << 20]),
     order=st.sampled_from(["as drawn", "sorted", "reversed"]),
-    dtype=st.sampled_from([np.float32, np.int8, np.int64, np.float64]),
+    dtype=st.sampled_from([np.float32, np.int8, np.uint8, bool, np.int64, np.float64]),
 )
 def test_same_rows_as_skorch_valid_split(labels, cv, chunk, order, dtype):
     y = np.asarray(labels, dtype=dtype)
@@ -71,6 +71,10 @@ def test_fold_of_a_large_split_matches_stratified_kfold():
         (ValidSplit(5, stratified=True), [0] * 36 + [1] * 4),  # 4 positives < 5 folds
         (ValidSplit(5, stratified=True), [0, 1, 2] * 20),  # not 0/1
         (ValidSplit(5, stratified=True), ["a", "b"] * 20),
+        # a table's int8 labels: counted, read as flags only when they are 0/1
+        (ValidSplit(5, stratified=True), np.array([0, 1, 2] * 20, np.int8)),
+        (ValidSplit(5, stratified=True), np.array([-1, 1] * 20, np.int8)),
+        (ValidSplit(5, stratified=True), np.array([0] * 36 + [1] * 4, np.int8)),
         (None, [0, 1] * 20),
     ],
 )

@@ -129,6 +129,32 @@ def positions_of(flags, value=True, start=0, stop=None, out=None):
     return out
 
 
+def byte_value_counts(values):
+    """``{value: count}`` of a 1-byte integer or bool array (int8 labels, read from
+    a table), counted a chunk at a time: no sorted copy (``np.unique``) and no array
+    of flags as long as ``values``.
+
+    Examples
+    --------
+    >>> byte_value_counts(np.array([0, 1, 1, -3], dtype=np.int8))
+    {-3: 1, 0: 1, 1: 2}
+    """
+    values = np.asarray(values)
+    if values.dtype.itemsize != 1 or values.dtype.kind not in "iub":
+        raise TypeError(f"byte_value_counts needs 1-byte ints, got {values.dtype}")
+    counts = np.zeros(256, dtype=np.int64)
+    flat = values.reshape(-1).view(np.uint8)
+    for first in range(0, flat.size, SCAN_ROWS):
+        counts += np.bincount(flat[first : first + SCAN_ROWS], minlength=256)
+    present = np.flatnonzero(counts)
+    keys = present.astype(np.uint8).view(values.dtype)  # the bytes read back
+    order = np.argsort(keys, kind="stable")
+    return {
+        k.item(): int(c)
+        for k, c in zip(keys[order], counts[present][order], strict=True)
+    }
+
+
 def arange_into(out, start=0):
     """``out[:] = np.arange(start, start + len(out))`` a chunk at a time (no int64
     array of its length); returns ``out``."""

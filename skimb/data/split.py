@@ -17,7 +17,7 @@ import numpy as np
 from skorch.dataset import ValidSplit
 
 from . import batches
-from .batches import arange_into, compact_index_dtype, positions_of
+from .batches import arange_into, byte_value_counts, compact_index_dtype, positions_of
 
 
 def stratified_folds(train_split):
@@ -40,12 +40,18 @@ def light_valid_split(train_split, y):
         return None
     if not isinstance(y, np.ndarray) or y.ndim != 1 or y.dtype.kind not in "biuf":
         return None
-    positive = y == 1
-    n_positive = int(np.count_nonzero(positive))
-    if min(n_positive, len(y) - n_positive) < cv:
-        return None  # scikit-learn warns (or raises) there: let it
-    if n_positive + int(np.count_nonzero(y == 0)) != len(y):
+    if y.dtype.itemsize == 1 and y.dtype.kind in "biu":  # a table's int8 labels
+        counts = byte_value_counts(y)
+        n_positive, n_negative = counts.get(1, 0), counts.get(0, 0)
+        positive = y.view(bool)  # read as flags where they are 0/1: no copy
+    else:
+        positive = y == 1
+        n_positive = int(np.count_nonzero(positive))
+        n_negative = int(np.count_nonzero(y == 0))
+    if n_positive + n_negative != len(y):
         return None  # not 0/1
+    if min(n_positive, n_negative) < cv:
+        return None  # scikit-learn warns (or raises) there: let it
     return first_stratified_fold(positive, cv)
 
 
@@ -62,7 +68,8 @@ def first_stratified_fold(positive, n_splits):
     positive = np.asarray(positive, dtype=bool)
     n = len(positive)
     first_is_positive = bool(positive[0])
-    n_first = int(np.count_nonzero(positive == first_is_positive))
+    n_positive = int(np.count_nonzero(positive))
+    n_first = n_positive if first_is_positive else n - n_positive
     in_fold_first = -(-n_first // n_splits)
     in_fold_other = -(-n // n_splits) - in_fold_first
     # The fold holds rows of each class up to (not including) its cut.
