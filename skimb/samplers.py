@@ -19,7 +19,8 @@ from torch.utils.data import BatchSampler, Sampler
 
 from .data import batches
 from .data.batches import compact_index_dtype, positions_of
-from .data.rows import concatenated_ranges, runs_of
+from .data.row_runs import RowRuns
+from .data.rows import block_runs, concatenated_ranges, runs_of
 
 #: Blocks whose rows a block-shuffled order mixes together (``window``).
 DEFAULT_WINDOW = 32
@@ -554,7 +555,7 @@ class _Blocks:
     def __init__(self, labels, value, block_size, storage_positions=None):
         self._labels, self._value = labels, value
         self._dtype = compact_index_dtype(labels.size)
-        cut = _block_runs(labels.size, block_size, storage_positions)
+        cut = block_runs(labels.size, block_size, storage_positions)
         if cut is None:  # stored out of order: the rows listed, by block
             rows = positions_of(labels, value)
             keys = storage_positions[rows] // block_size
@@ -619,36 +620,9 @@ class _Blocks:
             yield rows
 
 
-def _block_runs(n_rows, block_size, storage_positions=None, chunk=None):
-    """``(starts, counts)`` of the runs of rows ``0 .. n_rows - 1`` in one block
-    (``runs_of`` of their block numbers: ``storage_positions // block_size``, or
-    ``row // block_size``), computed a chunk of rows at a time: no array of block
-    numbers as long as the rows. None when the rows are not stored in ascending
-    order."""
-    if storage_positions is None:
-        starts = np.arange(0, n_rows, block_size, dtype=np.int64)
-        return starts, np.minimum(block_size, n_rows - starts)
-    chunk = batches.SCAN_ROWS if chunk is None else chunk
-    starts, last_key = [], None
-    for first in range(0, n_rows, chunk):
-        keys = storage_positions[first : first + chunk] // block_size
-        if np.any(keys[1:] < keys[:-1]) or (
-            last_key is not None and keys[0] < last_key
-        ):
-            return None
-        new_run = np.flatnonzero(keys[1:] != keys[:-1]) + 1 + first
-        if last_key is None or keys[0] != last_key:
-            starts.append(np.array([first]))
-        starts.append(new_run)
-        last_key = keys[-1]
-    starts = np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
-    counts = np.diff(np.append(starts, n_rows))
-    return starts, counts
-
-
 def _count_in_runs(labels, value, starts, counts, chunk=None):
     """How many rows of each run ``[starts[i], starts[i] + counts[i])`` have the
-    label ``value``. The runs tile the rows in order (as ``_block_runs`` cuts
+    label ``value``. The runs tile the rows in order (as ``block_runs`` cuts
     them); their labels are compared about ``chunk`` rows at a time."""
     chunk = batches.SCAN_ROWS if chunk is None else chunk
     found = np.zeros(starts.size, dtype=np.int64)
@@ -667,7 +641,8 @@ def _storage_positions(positions, n_rows):
     """``storage_positions`` checked: one non-negative int per row, or None."""
     if positions is None:
         return None
-    positions = np.asarray(positions)
+    if not isinstance(positions, RowRuns):  # the light split's rows stay runs
+        positions = np.asarray(positions)
     if positions.shape != (n_rows,) or (
         positions.size and not np.issubdtype(positions.dtype, np.integer)
     ):

@@ -10,7 +10,7 @@ sees, in training and in prediction.
 import numpy as np
 import torch
 
-from .data.rows import concatenated_ranges, runs_of
+from .data.rows import block_runs, concatenated_ranges, runs_of
 from .data.sqlite import BLOCK_ROWS
 
 SCALINGS = (None, "standard", "robust")
@@ -113,15 +113,17 @@ def scaling_sample(stored_at, generator):
     each training row's position in storage (ascending), so arrays and tables are
     sampled alike (in any order; ascending is cheapest).
     """
-    stored_at = np.asarray(stored_at)
     if len(stored_at) <= SCALING_SAMPLE_ROWS:
         return None
-    block_of_row = stored_at // BLOCK_ROWS
-    by_block = None  # rows in storage order already (as the classifier has them)
-    if np.any(block_of_row[1:] < block_of_row[:-1]):
+    # Rows in storage order (as the classifier has them): their blocks' runs, cut
+    # a chunk at a time.
+    cut, by_block = block_runs(len(stored_at), BLOCK_ROWS, stored_at), None
+    if cut is None:  # in another order: the rows sorted by block first
+        block_of_row = np.asarray(stored_at) // BLOCK_ROWS
         by_block = np.argsort(block_of_row, kind="stable")
-        block_of_row = block_of_row[by_block]
-    _, starts, rows_per_block = runs_of(block_of_row)
+        _, starts, rows_per_block = runs_of(block_of_row[by_block])
+    else:
+        starts, rows_per_block = cut
     order = torch.randperm(len(starts), generator=generator).numpy()
     enough = np.searchsorted(np.cumsum(rows_per_block[order]), SCALING_SAMPLE_ROWS)
     chosen = np.sort(order[: enough + 1])

@@ -634,7 +634,8 @@ def test_epochs_open_with_the_blocks_left_in_the_cache(tmp_path):
             clf.fit(SQLiteDataset(path, cache_mib=forty_blocks), None)
         finally:
             SQLiteDataset._read_block = original
-        train_blocks = np.unique(clf.sampler_.storage_positions // BLOCK_ROWS).size
+        stored_at = np.asarray(clf.sampler_.storage_positions)  # RowRuns: the split's
+        train_blocks = np.unique(stored_at // BLOCK_ROWS).size
         return np.bincount(reads, minlength=5)[2:], clf.sampler_, train_blocks
 
     reads, sampler, train_blocks = reads_per_epoch()

@@ -538,20 +538,19 @@ def test_reuse_blocks_is_checked():
 def test_block_runs_in_chunks_are_runs_of_the_block_numbers(
     gaps, block_size, chunk, positioned
 ):
-    from skimb.data.rows import runs_of
-    from skimb.samplers import _block_runs
+    from skimb.data.rows import block_runs, runs_of
 
     # rows stored at ascending positions with gaps (a subset's), or at their own
     stored = np.cumsum(gaps).astype(np.int32) + 4 if gaps else np.zeros(0, np.int32)
     if not positioned:
         stored = np.arange(len(gaps))
     _, starts, counts = runs_of(stored // block_size)
-    got = _block_runs(len(gaps), block_size, stored if positioned else None, chunk)
+    got = block_runs(len(gaps), block_size, stored if positioned else None, chunk)
     np.testing.assert_array_equal(got[0], starts)
     np.testing.assert_array_equal(got[1], counts)
     backwards = stored[::-1].copy()
     if np.any(np.diff(backwards // block_size) < 0):  # stored out of order: None
-        assert _block_runs(len(gaps), block_size, backwards, chunk) is None
+        assert block_runs(len(gaps), block_size, backwards, chunk) is None
 
 
 @settings(max_examples=150, deadline=None)

@@ -174,6 +174,12 @@ class IndexSubset(Subset):
     """
 
     def __init__(self, dataset, indices):
+        from .row_runs import RowRuns
+
+        if isinstance(indices, RowRuns):  # the light split's: kept as runs
+            super().__init__(dataset, indices)
+            self._runs = indices.size > 0 and indices.is_one_run()
+            return
         indices = np.asarray(indices)
         if indices.dtype.kind not in "iu" or indices.size == 0:
             indices = indices.astype(np.int64)

@@ -5,7 +5,9 @@ from contextlib import contextmanager, nullcontext
 import numpy as np
 from torch.utils.data import Subset
 
+from . import batches
 from .batches import EncodedTargets, IndexSubset
+from .row_runs import RowRuns
 from .sqlite import SQLiteDataset
 
 
@@ -22,7 +24,10 @@ def subset_labels(dataset_train, y):
     """0/1 labels of the training rows, in the order of ``dataset_train``."""
     y = np.asarray(y)
     if isinstance(dataset_train, Subset) and len(dataset_train.dataset) == len(y):
-        return y[np.asarray(dataset_train.indices)]
+        indices = dataset_train.indices
+        if isinstance(indices, RowRuns):
+            return indices.take_from(y)
+        return y[np.asarray(indices)]
     if len(dataset_train) == len(y):
         return y
     raise ValueError(
@@ -34,6 +39,8 @@ def subset_labels(dataset_train, y):
 def sorted_subset(dataset):
     """A split's rows in storage order, mapped to the dataset one batch at a time."""
     if isinstance(dataset, Subset):
+        if isinstance(dataset.indices, RowRuns):  # ascending, and kept as runs
+            return IndexSubset(dataset.dataset, dataset.indices)
         indices = np.asarray(dataset.indices)
         if indices.ndim == 1:
             # scikit-learn's splitters give them ascending already: no copy then.
@@ -73,6 +80,33 @@ def runs_of(keys):
     starts = np.concatenate([[0], starts]) if keys.size else starts
     counts = np.diff(np.append(starts, keys.size))
     return keys[starts], starts, counts
+
+
+def block_runs(n_rows, block_size, storage_positions=None, chunk=None):
+    """``(starts, counts)`` of the runs of rows ``0 .. n_rows - 1`` in one block
+    (``runs_of`` of their block numbers: ``storage_positions // block_size``, or
+    ``row // block_size``), computed a chunk of rows at a time: no array of block
+    numbers as long as the rows. None when the rows are not stored in ascending
+    order."""
+    if storage_positions is None:
+        starts = np.arange(0, n_rows, block_size, dtype=np.int64)
+        return starts, np.minimum(block_size, n_rows - starts)
+    chunk = batches.SCAN_ROWS if chunk is None else chunk
+    starts, last_key = [], None
+    for first in range(0, n_rows, chunk):
+        keys = storage_positions[first : first + chunk] // block_size
+        if np.any(keys[1:] < keys[:-1]) or (
+            last_key is not None and keys[0] < last_key
+        ):
+            return None
+        new_run = np.flatnonzero(keys[1:] != keys[:-1]) + 1 + first
+        if last_key is None or keys[0] != last_key:
+            starts.append(np.array([first]))
+        starts.append(new_run)
+        last_key = keys[-1]
+    starts = np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
+    counts = np.diff(np.append(starts, n_rows))
+    return starts, counts
 
 
 def concatenated_ranges(firsts, lengths):
@@ -134,7 +168,9 @@ def _root_and_rows(dataset):
     dataset = _unencoded(dataset)
     if not isinstance(dataset, Subset):
         return dataset, np.arange(len(dataset))
-    inner, indices = _unencoded(dataset.dataset), np.asarray(dataset.indices)
+    inner, indices = _unencoded(dataset.dataset), dataset.indices
+    if not isinstance(indices, RowRuns):  # the light split's runs stay runs
+        indices = np.asarray(indices)
     if not isinstance(inner, Subset):
         return inner, indices
     root, rows = _root_and_rows(inner)

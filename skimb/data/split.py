@@ -17,7 +17,8 @@ import numpy as np
 from skorch.dataset import ValidSplit
 
 from . import batches
-from .batches import arange_into, byte_value_counts, compact_index_dtype, positions_of
+from .batches import byte_value_counts, compact_index_dtype, positions_of
+from .row_runs import RowRuns
 
 
 def stratified_folds(train_split):
@@ -81,15 +82,17 @@ def first_stratified_fold(positive, n_splits):
     later_is_positive = (
         first_is_positive if cut_first > cut_other else not first_is_positive
     )
-    # Each array filled in place: a concatenation would hold it twice.
+    # A run, the middle stretch's rows of one class, a run: only the stretch (a
+    # few thousand rows of a shuffled table) is held as an array.
     dtype = compact_index_dtype(n)
-    test = np.empty(in_fold_first + in_fold_other, dtype=dtype)
-    arange_into(test[:low])
-    positions_of(positive, later_is_positive, low, high, out=test[low:])
-    train = np.empty(n - test.size, dtype=dtype)
-    in_middle = train.size - (n - high)
-    positions_of(positive, not later_is_positive, low, high, out=train[:in_middle])
-    arange_into(train[in_middle:], high)
+    in_fold = positions_of(positive, later_is_positive, low, high)
+    out_of_fold = positions_of(positive, not later_is_positive, low, high)
+    test = RowRuns([range(0, low), in_fold], dtype)
+    train = RowRuns([out_of_fold, range(high, n)], dtype)
+    if len(test) != in_fold_first + in_fold_other:
+        raise AssertionError(
+            f"fold of {len(test)} rows, expected {in_fold_first + in_fold_other}"
+        )
     return train, test
 
 

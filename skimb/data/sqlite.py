@@ -438,7 +438,7 @@ class SQLiteDataset(Dataset):
             positions are the rows themselves (returned as given, no copy).
         """
         if self._positions is None:
-            return np.arange(len(self)) if rows is None else np.asarray(rows)
+            return np.arange(len(self)) if rows is None else rows
         return self._positions.copy() if rows is None else self._positions[rows]
 
     def _storage_order(self):
