@@ -56,7 +56,7 @@ from .schedules import SCHEDULES
 from .selection import BestEpoch
 from .threads import cooperative_threads
 from .thresholds import tuned_threshold
-from .validation import ValidationScores
+from .validation import ValidationScores, labels_and_weights
 from .weights import class_counts, resolve_pos_weight
 
 _AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -800,14 +800,16 @@ default=None
         if self._keep_threshold_inputs:  # a bag's network (skimb.bagging)
             self._threshold_inputs = scored
         if self.threshold == "f1":
-            self.threshold_ = tuned_threshold(*scored)
+            # scored inputs kept for the bag are not sorted in place
+            overwrite = not self._keep_threshold_inputs
+            self.threshold_ = tuned_threshold(*scored, overwrite_proba=overwrite)
         else:
             self.threshold_ = float(self.threshold)
 
     def _scored_rows(self, rows):
-        """``(targets, corrected probabilities, row weights or None)`` of ``rows``:
-        the probabilities in float64, targets and weights as the batches hold them
-        (float32: half the memory over a large validation split)."""
+        """``(0/1 flags, corrected probabilities, row weights or None)`` of
+        ``rows``: the probabilities in float64, the weights as the batches hold
+        them (float32), the flags a byte a row: over a large validation split."""
         logits, targets = BatchRows(len(rows)), BatchRows(len(rows))
         with self._device_context():
             batches = self.get_iterator(rows, training=False)
@@ -815,11 +817,12 @@ default=None
                 X_batch, y_batch = unpack_data(batch)
                 out = self.evaluate_batch((X_batch, y_batch)).float().cpu().numpy()
                 logits.add(out)
-                targets.add(torch.as_tensor(y_batch).reshape(len(out), -1).numpy())
+                y_batch = torch.as_tensor(y_batch).reshape(len(out), -1).numpy()
+                # as ValidationScores keeps them: flags without weights
+                targets.add(y_batch[:, 0] > 0.5 if y_batch.shape[1] == 1 else y_batch)
         proba = corrected_proba(logits.array(), self.logit_shift_)
-        targets = targets.array()
-        weights = targets[:, 1] if targets.shape[1] > 1 else None
-        return targets[:, 0], proba, weights
+        y_true, weights = labels_and_weights(targets.array())
+        return y_true, proba, weights
 
     # -- prediction ------------------------------------------------------------------
     def predict_proba(self, X):

@@ -154,11 +154,12 @@ class Curve(_CountsAtScores):
         return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
 
 
-def curve_of(y_true, proba, sample_weight=None):
+def curve_of(y_true, proba, sample_weight=None, overwrite_proba=False):
     """The curve of 0/1 ``y_true`` (bool) against ``proba``: a :class:`RankCurve`
-    without weights (8 bytes a row), else a :class:`Curve`."""
+    without weights (8 bytes a row; none with ``overwrite_proba``, which sorts a
+    float64 ``proba`` in place), else a :class:`Curve`."""
     if sample_weight is None and np.asarray(y_true).dtype == bool:
-        return RankCurve(y_true, proba)
+        return RankCurve(y_true, proba, overwrite_proba=overwrite_proba)
     return Curve(y_true, proba, sample_weight)
 
 
@@ -178,13 +179,17 @@ class RankCurve(_CountsAtScores):
 
     _CHUNK = 1 << 16  # rows of the expected-F1 pass at a time (~3 MiB of arrays)
 
-    def __init__(self, y_true, proba):
+    def __init__(self, y_true, proba, overwrite_proba=False):
         proba = np.asarray(proba, dtype=np.float64).ravel()
         positive = np.asarray(y_true, dtype=bool).ravel()
         if proba.size == 0:
             raise ValueError("no predictions to build a curve of")
-        self._sorted = np.sort(proba)  # ascending
         positives = np.sort(proba[positive])[::-1]
+        if overwrite_proba:  # the caller's array is let go: sorted where it is
+            proba.sort()
+            self._sorted = proba
+        else:
+            self._sorted = np.sort(proba)  # ascending
         self.n_rows, self.n_pos = proba.size, positives.size
         self.has_both_classes = 0 < self.n_pos < self.n_rows
         # The positives' distinct scores (decreasing), and the positives and
@@ -235,6 +240,15 @@ class RankCurve(_CountsAtScores):
         wins = positives_here * (negatives_below + 0.5 * negatives_tied)
         return float(np.sum(wins) / (self.n_pos * n_neg))
 
+    def f1_at(self, threshold):
+        """:func:`f1_at` of these predictions: F1 of ``proba > threshold``, from the
+        counts (the same integers, so the same value)."""
+        predicted = self.n_rows - int(np.searchsorted(self._sorted, threshold, "right"))
+        above = int(np.count_nonzero(self.scores > threshold))  # positives' scores
+        true_pos = int(self.tps[above - 1]) if above else 0
+        denominator = self.n_pos + predicted
+        return float(2 * true_pos / denominator) if denominator > 0 else 0.0
+
     def threshold_after(self, i):
         """A threshold that predicts exactly the rows scored >= ``scores[i]`` (the
         positives' scores: F1 peaks at one, as below it come more negatives and no
@@ -256,10 +270,13 @@ def _running_sum(values, carry):
     return np.cumsum(out, out=out)
 
 
-def tuned_threshold(y_true, proba, sample_weight=None, curve=None):
+def tuned_threshold(
+    y_true, proba, sample_weight=None, curve=None, overwrite_proba=False
+):
     """What ``threshold="f1"`` uses: the mean of :func:`f1_optimal_threshold` and
     :func:`expected_f1_threshold` on the same rows. ``curve``: their
-    :class:`Curve`, when the caller has built it already.
+    :class:`Curve`, when the caller has built it already; ``overwrite_proba``: a
+    float64 ``proba`` the caller lets go may be sorted in place (:func:`curve_of`).
 
     Examples
     --------
@@ -267,7 +284,8 @@ def tuned_threshold(y_true, proba, sample_weight=None, curve=None):
     0.325
     """
     if curve is None:
-        curve = curve_of(np.asarray(y_true).ravel() > 0.5, proba, sample_weight)
+        y_true = np.asarray(y_true).ravel() > 0.5
+        curve = curve_of(y_true, proba, sample_weight, overwrite_proba)
     return 0.5 * (curve.f1_threshold() + curve.expected_f1_threshold())
 
 

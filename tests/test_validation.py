@@ -9,6 +9,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from skimb.data import batches
 from skimb.thresholds import tuned_threshold
 from skimb.validation import score_predictions
 
@@ -18,12 +19,24 @@ from skimb.validation import score_predictions
     st.lists(st.tuples(st.booleans(), st.integers(0, 30)), min_size=2, max_size=80),
     st.booleans(),
     st.sampled_from(["f1", 0.3]),
+    st.sampled_from([1, 7, 1 << 16]),
 )
-def test_scores_equal_scikit_learns(rows, weighted, threshold):
+def test_scores_equal_scikit_learns(rows, weighted, threshold, chunk):
     y = np.array([r[0] for r in rows])
     proba = np.array([r[1] for r in rows], dtype=np.float64) / 30  # ties and 0/1
     w = np.linspace(0.2, 3.0, len(y)) if weighted else None
-    scores = score_predictions(y, proba, w, threshold=threshold)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(batches, "SCAN_ROWS", chunk)  # the log loss chunk by chunk
+        scores = score_predictions(y, proba, w, threshold=threshold)
+        # The validation pass lets its probabilities be sorted in place: same
+        # scores, to the last bit (F1 from the curve's counts)
+        given_up = proba.copy()
+        in_place = score_predictions(
+            y, given_up, w, threshold=threshold, overwrite_proba=True
+        )
+    assert in_place == scores or all(np.isnan(v) for v in in_place.values())
+    if w is None:
+        assert np.array_equal(given_up, np.sort(proba))  # no copy was sorted
     if y.all() or not y.any():
         assert all(np.isnan(v) for v in scores.values())
         return
