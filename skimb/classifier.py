@@ -56,7 +56,7 @@ from .schedules import SCHEDULES
 from .selection import BestEpoch
 from .threads import cooperative_threads
 from .thresholds import tuned_threshold
-from .validation import ValidationScores, labels_and_weights
+from .validation import ValidationScores, kept_targets, labels_and_weights
 from .weights import class_counts, resolve_pos_weight
 
 _AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -818,8 +818,7 @@ default=None
                 out = self.evaluate_batch((X_batch, y_batch)).float().cpu().numpy()
                 logits.add(out)
                 y_batch = torch.as_tensor(y_batch).reshape(len(out), -1).numpy()
-                # as ValidationScores keeps them: flags without weights
-                targets.add(y_batch[:, 0] > 0.5 if y_batch.shape[1] == 1 else y_batch)
+                targets.add(kept_targets(y_batch))
         proba = corrected_proba(logits.array(), self.logit_shift_)
         y_true, weights = labels_and_weights(targets.array())
         return y_true, proba, weights

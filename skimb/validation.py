@@ -44,10 +44,7 @@ class ValidationScores(Callback):
         # the memory over a validation split of millions of rows.
         logits = _numpy(y_pred)  # (n,), or (n, k) for the members of an ensemble
         self.logits_.add(logits)
-        # targets are (n,), or (n, 2) with the rows' sample weights in column 1;
-        # without weights they are kept as flags (1 byte a row, not 4)
-        targets = _numpy(batch[1]).reshape(len(logits), -1)
-        self.targets_.add(targets[:, 0] > 0.5 if targets.shape[1] == 1 else targets)
+        self.targets_.add(kept_targets(_numpy(batch[1]).reshape(len(logits), -1)))
 
     def on_epoch_end(self, net, **kwargs):
         logits, targets = self.logits_.array(), self.targets_.array()
@@ -122,6 +119,13 @@ def log_loss(y_true, proba, sample_weight=None):
             w = np.asarray(sample_weight)[rows]
             total, weight = total + np.multiply(losses, w).sum(), weight + w.sum()
     return float(-(total / weight))
+
+
+def kept_targets(targets):
+    """What is kept of a batch's ``(n, 1)`` or ``(n, 2)`` targets (the rows' sample
+    weights in column 1): without weights, 0/1 flags (1 byte a row, not 4); with
+    them, both columns. :func:`labels_and_weights` reads them back."""
+    return targets[:, 0] > 0.5 if targets.shape[1] == 1 else targets
 
 
 def labels_and_weights(targets):

@@ -132,11 +132,6 @@ def test_positions_of_and_consecutive_runs_in_chunks(scan_rows, monkeypatch):
         got = positions_of(flags, value, start, stop)
         np.testing.assert_array_equal(got, expected)
         assert got.dtype == np.int32
-        out = np.full(expected.size + 2, -1, dtype=np.int64)
-        assert positions_of(flags, value, start, stop, out=out[1:-1]).base is out
-        np.testing.assert_array_equal(out, np.r_[-1, expected, -1])
-        with pytest.raises(ValueError, match="positions found for an out of"):
-            positions_of(flags, value, start, stop, out=out)
     for start, size in [(0, 0), (5, 1), (3, 7), (10, 50)]:
         out = np.zeros(size + 1, dtype=np.int32)
         arange_into(out[1:], start)
