@@ -12,7 +12,8 @@ all without loading the table. In one run:
    fit against the in-memory fit just before it, median over ``--seeds``);
 2. average precision on 50,000 fresh rows, several seeds, SQLite vs memory;
 3. peak RSS of a fresh process fitting the defaults (all their epochs) on databases
-   of ``--rss-rows`` rows, what each row adds, and the same with the history's
+   of ``--rss-rows`` rows, what each row adds (with and without the training
+   positives the dataset holds, a bounded cache), and the same with the history's
    batch records kept as skorch's dicts (the baseline of ``skimb.history``).
 
 Prints Markdown tables, writes them to benchmarks/results/sqlite_defaults.md and a
@@ -53,9 +54,11 @@ def fit(X, y, seed):
 def peak_rss_mib(path, batch_dicts=False):
     """Peak RSS (VmHWM) of a fresh process fitting the defaults (every epoch they
     run: 20 at these sizes) on ``path``, its RSS after the imports, before reading
-    anything, the RSS at the end of the first and of the last epoch, and the epochs
-    run. ``batch_dicts``: keep every batch record as skorch's dict (no
-    ``skimb.history.close_epoch``), the baseline of the history's memory."""
+    anything, the RSS at the end of the first and of the last epoch, the epochs
+    run, and the MiB of training positives the dataset held (a bounded cache:
+    ``skimb.data.rows.HELD_RARE_MIB``). ``batch_dicts``: keep every batch record
+    as skorch's dict (no ``skimb.history.close_epoch``), the baseline of the
+    history's memory."""
     code = (
         "import re, sys;"
         "status = lambda k: int(re.search(k + r':\\s+(\\d+) kB',"
@@ -72,16 +75,20 @@ def peak_rss_mib(path, batch_dicts=False):
             else ""
         )
         + "base = status('VmHWM');"
+        "ds = SQLiteDataset(sys.argv[1]);"
         "ImbalancedNetClassifier(verbose=0, random_state=0, callbacks=[('rss', Rss())])"
-        ".fit(SQLiteDataset(sys.argv[1]), None);"
-        "print(base, status('VmHWM'), rss[0], rss[-1], len(rss))"
+        ".fit(ds, None);"
+        "held = 0 if ds._held is None else ds._held.features.nbytes // 1024;"
+        "print(base, status('VmHWM'), rss[0], rss[-1], len(rss), held)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, str(path)], check=True, capture_output=True,
         text=True,
     ).stdout  # fmt: skip
-    base, peak, first, last, epochs = map(int, out.strip().splitlines()[-1].split())
-    return base / 1024, peak / 1024, first / 1024, last / 1024, epochs
+    base, peak, first, last, epochs, held = map(
+        int, out.strip().splitlines()[-1].split()
+    )
+    return base / 1024, peak / 1024, first / 1024, last / 1024, epochs, held / 1024
 
 
 def time_row(rows, features, cache_mib, seeds, X_test, y_test):
@@ -165,25 +172,27 @@ def main(argv=None):
             "same run, the peak with every batch record kept as skorch's dict "
             "(before `skimb.history`):\n")  # fmt: skip
         say("| rows | DB MiB | RSS after imports | peak RSS | added per row since "
-            "the previous size | epochs | RSS epoch 1 -> last | peak RSS, batch "
+            "the previous size | positives held (bounded) | added per row, less "
+            "the positives held | epochs | RSS epoch 1 -> last | peak RSS, batch "
             "dicts | added per row, batch dicts |")  # fmt: skip
-        say("|---|---|---|---|---|---|---|---|---|")
+        say("|---|---|---|---|---|---|---|---|---|---|---|")
         for rows in args.rss_rows:
             path, _ = make_db(rows, args.features)
-            base, peak, first, last, epochs = peak_rss_mib(path)
+            base, peak, first, last, epochs, held = peak_rss_mib(path)
             dicts_peak = peak_rss_mib(path, batch_dicts=True)[1]
-            grew = dicts_grew = ""
+            grew = unheld_grew = dicts_grew = ""
             if rss:
-                more_rows = rows - rss[-1][0]
-                grew = f"{(peak - rss[-1][2]) * 2**20 / more_rows:.0f} bytes"
-                dicts_grew = (
-                    f"{(dicts_peak - rss[-1][3]) * 2**20 / more_rows:.0f} bytes"
-                )
-            rss.append((rows, base, peak, dicts_peak))
+                per_row = 2**20 / (rows - rss[-1][0])
+                grew = f"{(peak - rss[-1][2]) * per_row:.1f} bytes"
+                unheld = (peak - held) - (rss[-1][2] - rss[-1][4])
+                unheld_grew = f"{unheld * per_row:.1f} bytes"
+                dicts_grew = f"{(dicts_peak - rss[-1][3]) * per_row:.1f} bytes"
+            rss.append((rows, base, peak, dicts_peak, held))
             say(
                 f"| {rows:,} | {path.stat().st_size / 2**20:.0f} | {base:.0f} MiB | "
-                f"**{peak:.0f} MiB** | {grew} | {epochs} | {first:.0f} -> {last:.0f} | "
-                f"{dicts_peak:.0f} MiB | {dicts_grew} |"
+                f"**{peak:.0f} MiB** | {grew} | {held:.1f} MiB | {unheld_grew} | "
+                f"{epochs} | {first:.0f} -> {last:.0f} | {dicts_peak:.0f} MiB | "
+                f"{dicts_grew} |"
             )
     (RESULTS / "sqlite_defaults.md").write_text(out.getvalue())
     plot(timed, rss)
@@ -206,10 +215,12 @@ def plot(timed, rss):
              title="Fit time, defaults, 3 epochs")  # fmt: skip
     left.legend()
     if rss:
-        rows, base, peak, dicts_peak = zip(*rss, strict=True)
+        rows, base, peak, dicts_peak, held = zip(*rss, strict=True)
         right.plot(rows, peak, "o-", label="peak RSS")
         right.plot(rows, dicts_peak, "^:", label="peak RSS, batch records as dicts")
         right.plot(rows, base, "s--", label="after imports")
+        right.plot(rows, np.subtract(peak, held), "v-.",
+                   label="peak RSS less the positives held")  # fmt: skip
         right.set(xlabel="rows in the database", ylabel="MiB",
                   title="Peak RSS of a fit on SQLite")  # fmt: skip
         right.legend()

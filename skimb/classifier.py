@@ -810,7 +810,8 @@ default=None
         """``(0/1 flags, corrected probabilities, row weights or None)`` of
         ``rows``: the probabilities in float64, the weights as the batches hold
         them (float32), the flags a byte a row: over a large validation split."""
-        logits, targets = BatchRows(len(rows)), BatchRows(len(rows))
+        # float64 logits become the probabilities where they are (corrected_proba)
+        logits, targets = BatchRows(len(rows), np.float64), BatchRows(len(rows))
         with self._device_context():
             batches = self.get_iterator(rows, training=False)
             for batch in progress(batches, self, len(rows), "threshold"):
@@ -819,7 +820,9 @@ default=None
                 logits.add(out)
                 y_batch = torch.as_tensor(y_batch).reshape(len(out), -1).numpy()
                 targets.add(kept_targets(y_batch))
-        proba = corrected_proba(logits.array(), self.logit_shift_)
+        proba = corrected_proba(
+            logits.array(), self.logit_shift_, overwrite_logits=True
+        )
         y_true, weights = labels_and_weights(targets.array())
         return y_true, proba, weights
 

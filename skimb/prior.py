@@ -67,8 +67,12 @@ def odds_distortion(
     return shift
 
 
-def corrected_proba(logits, shift):
+def corrected_proba(logits, shift, overwrite_logits=False):
     """Positive-class probabilities ``sigmoid(logits - shift)``, in float64.
+
+    ``overwrite_logits``: float64 ``logits`` the caller lets go become the
+    probabilities where they are (one member; an ensemble's mean is a new array).
+    The values are the same as from a copy.
 
     ``logits`` of shape (n, k) are an ensemble's members: each member's logit is
     corrected, then the members' probabilities are averaged. (Correcting the logit
@@ -82,9 +86,10 @@ def corrected_proba(logits, shift):
     >>> corrected_proba(np.array([[0.0, np.log(9.0)]]), np.log(9.0)).round(3).tolist()
     [0.3]
     """
-    # One float64 copy, corrected in place: 8 bytes a row, not 24, over the
-    # validation split of a large table.
-    proba = torch.from_numpy(np.array(logits, dtype=np.float64))
+    # One float64 copy (or none), corrected in place: over the validation split
+    # of a large table, 8 bytes a row, not 24.
+    copy = not (overwrite_logits and isinstance(logits, np.ndarray))
+    proba = torch.from_numpy(np.array(logits, dtype=np.float64, copy=copy or None))
     proba.sub_(shift).sigmoid_()
     return (proba.mean(dim=1) if proba.ndim == 2 else proba).numpy()
 

@@ -35,13 +35,13 @@ class ValidationScores(Callback):
 
     def on_epoch_begin(self, net, dataset_valid=None, **kwargs):
         rows = None if dataset_valid is None else len(dataset_valid)
-        self.logits_, self.targets_ = BatchRows(rows), BatchRows(rows)
+        # Logits as float64, made the probabilities where they are at the end of
+        # the epoch: 8 bytes a validation row, not float32's 4 and a float64 copy.
+        self.logits_, self.targets_ = BatchRows(rows, np.float64), BatchRows(rows)
 
     def on_batch_end(self, net, batch=None, training=False, y_pred=None, **kwargs):
         if training or y_pred is None:
             return
-        # Kept in the network's dtype (float32), made float64 once per epoch: half
-        # the memory over a validation split of millions of rows.
         logits = _numpy(y_pred)  # (n,), or (n, k) for the members of an ensemble
         self.logits_.add(logits)
         self.targets_.add(kept_targets(_numpy(batch[1]).reshape(len(logits), -1)))
@@ -51,7 +51,8 @@ class ValidationScores(Callback):
         self.logits_ = self.targets_ = None
         if logits is None:
             return  # no validation split
-        proba = corrected_proba(logits, net.logit_shift(net.weight_in_force()))
+        shift = net.logit_shift(net.weight_in_force())
+        proba = corrected_proba(logits, shift, overwrite_logits=True)
         y_true, weights = labels_and_weights(targets)
         # Let the kept batches go before scoring (a weight column is a view that
         # keeps its array); the probabilities are this epoch's own: sorted in

@@ -697,6 +697,35 @@ def test_a_fit_on_disk_reads_validation_rows_once_and_holds_the_positives(db):
     assert np.all(reads_per_row[negatives] == 4 + 1)  # 4 epochs and scaling
 
 
+def test_training_positives_past_the_cap_are_held_up_to_it(db, monkeypatch):
+    from skimb.data import rows
+
+    path, X, y = db
+    row_bytes = X.shape[1] * 4
+    n_train_pos = int(0.8 * np.count_nonzero(y))  # the 80/20 stratified split
+    fit_in = n_train_pos // 3
+    monkeypatch.setattr(rows, "HELD_RARE_MIB", fit_in * row_bytes / 2**20)
+    ds = SQLiteDataset(path, cache_mib=0)
+    asked = []
+    original = SQLiteDataset._read_features
+    monkeypatch.setattr(
+        SQLiteDataset,
+        "_read_features",
+        lambda d, ids: asked.append(ids) or original(d, ids),
+    )
+    clf = quiet(max_epochs=3).fit(ds, None)
+    train = clf.sampler_.storage_positions
+    positives = train[clf.sampler_.pos_indices]
+    # the first positives that fit in the cap, no more
+    np.testing.assert_array_equal(ds._held.positions, positives[:fit_in])
+    reads_per_row = np.bincount(np.concatenate(asked) - 1, minlength=len(y))
+    assert np.all(reads_per_row[positives[:fit_in]] == 1)  # once, when held
+    assert np.all(reads_per_row[positives[fit_in:]] == 3 + 1)  # epochs and scaling
+    monkeypatch.setattr(rows, "HELD_RARE_MIB", 0)  # no room: nothing held
+    quiet(max_epochs=1).fit(ds, None)
+    assert ds._held is None
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.integers(0, 20), max_size=60), st.data())
 def test_runs_and_ranges_match_their_numpy_formulas(values, data):

@@ -93,3 +93,26 @@ def test_batch_rows_gather_what_concatenation_would():
     mixed.add(batches[1].astype(np.float64))  # another dtype: joined at the end
     np.testing.assert_array_equal(mixed.array(), expected[:10])
     assert BatchRows(4).array() is None
+    for announced in (13, None):  # a dtype of its own: every batch cast to it
+        wide = BatchRows(announced, np.float64)
+        for batch in batches:
+            wide.add(batch)
+        assert wide.array().dtype == np.float64
+        np.testing.assert_array_equal(wide.array(), expected.astype(np.float64))
+
+
+@pytest.mark.parametrize("members", [None, 3])
+def test_probabilities_made_in_place_equal_those_of_a_copy(members):
+    from skimb.prior import corrected_proba
+
+    rng = np.random.default_rng(0)
+    shape = (1000,) if members is None else (1000, members)
+    logits32 = (rng.normal(size=shape) * 20).astype(np.float32)
+    expected = corrected_proba(logits32, 2.5)
+    logits = logits32.astype(np.float64)
+    proba = corrected_proba(logits, 2.5, overwrite_logits=True)
+    np.testing.assert_array_equal(proba, expected)  # bit for bit
+    assert np.shares_memory(proba, logits) == (members is None)  # no copy of one
+    kept = logits32.astype(np.float64)
+    corrected_proba(kept, 2.5)  # without overwrite_logits: left as they were
+    np.testing.assert_array_equal(kept, logits32.astype(np.float64))

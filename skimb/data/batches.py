@@ -112,10 +112,7 @@ def positions_of(flags, value=True, start=0, stop=None):
     of the result (the rows are counted first)."""
     stop = len(flags) if stop is None else stop
     chunks = range(start, stop, SCAN_ROWS)
-    count = sum(
-        int(np.count_nonzero(flags[first : min(first + SCAN_ROWS, stop)] == value))
-        for first in chunks
-    )
+    count = count_equal(flags, value, start, stop)
     out = np.empty(count, dtype=compact_index_dtype(len(flags)))
     filled = 0
     for first in chunks:
@@ -123,6 +120,16 @@ def positions_of(flags, value=True, start=0, stop=None):
         out[filled : filled + found.size] = found + first
         filled += found.size
     return out
+
+
+def count_equal(values, value, start=0, stop=None):
+    """``np.count_nonzero(values[start:stop] == value)``, a chunk at a time (no
+    array of flags as long as ``values``)."""
+    stop = len(values) if stop is None else stop
+    return sum(
+        int(np.count_nonzero(values[first : min(first + SCAN_ROWS, stop)] == value))
+        for first in range(start, stop, SCAN_ROWS)
+    )
 
 
 def byte_value_counts(values):
@@ -382,13 +389,21 @@ class BatchRows:
     thousands of kept per-batch arrays land in the holes that each batch's freed
     reads leave, so that the next batch's reads need fresh memory; the process
     grew by ~80 bytes a validation row that way (4 million rows, glibc).
+
+    ``dtype``: the array's type, whatever the batches' (None: the first batch's).
+    Logits gathered as float64 become probabilities where they are
+    (:func:`skimb.prior.corrected_proba` with ``overwrite_logits``): 8 bytes a row,
+    where float32 logits and their float64 probabilities took 12.
     """
 
-    def __init__(self, n_rows):
+    def __init__(self, n_rows, dtype=None):
         self.n_rows, self.filled, self.rows, self.parts = n_rows, 0, None, []
+        self.dtype = None if dtype is None else np.dtype(dtype)
 
     def add(self, values):
         end = self.filled + len(values)
+        if self.dtype is not None:
+            values = values.astype(self.dtype, copy=False)
         if self.rows is None and self.n_rows is not None and not self.parts:
             self.rows = np.empty((self.n_rows, *values.shape[1:]), values.dtype)
         if self.rows is not None and (

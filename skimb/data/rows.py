@@ -6,7 +6,7 @@ import numpy as np
 from torch.utils.data import Subset
 
 from . import batches
-from .batches import EncodedTargets, IndexSubset
+from .batches import EncodedTargets, IndexSubset, count_equal, positions_of
 from .row_runs import RowRuns
 from .sqlite import SQLiteDataset
 
@@ -192,14 +192,16 @@ HELD_RARE_MIB = 16
 def hold_rare_rows(dataset, labels):
     """Ask the dataset under ``dataset`` (its ``hold_rows``, as
     :class:`SQLiteDataset` has) to keep the rows of the rarer class in ``labels``
-    in memory, when they take at most ``HELD_RARE_MIB`` MiB; a larger class is read
-    as before (and rows held for an earlier fit are let go)."""
+    in memory, up to ``HELD_RARE_MIB`` MiB: all of them when they fit, else the
+    first that do (the others are read as before). Rows held for an earlier fit are
+    let go."""
     root, rows = _root_and_rows(dataset)
     if not callable(getattr(root, "hold_rows", None)):
         return
-    positive = np.asarray(labels) == 1
-    rare = positive if 2 * positive.sum() <= positive.size else ~positive
-    if rare.sum() * dataset_width(root) * 4 > HELD_RARE_MIB * 2**20:
-        root.hold_rows(None)
-    else:
-        root.hold_rows(rows[rare])
+    labels = np.asarray(labels)
+    rare = 1 if 2 * count_equal(labels, 1) <= labels.size else 0
+    fit_in = int(HELD_RARE_MIB * 2**20 // (dataset_width(root) * 4))
+    # A bounded cache, full past the cap: a larger table holds no less (and no
+    # more) than a smaller one.
+    held = positions_of(labels, rare)[:fit_in]
+    root.hold_rows(rows[held] if held.size else None)
