@@ -482,7 +482,7 @@ class SQLiteDataset(Dataset):
         For rows that batches ask for every epoch, but one at a time: the
         positives, which :class:`~skimb.samplers.BlockShuffleSampler` spreads over
         the epoch and which would otherwise be read by key each time. The
-        classifier holds a fit's training positives when they take at most 16 MiB.
+        classifier holds a fit's training positives, up to 16 MiB of them.
 
         Parameters
         ----------
