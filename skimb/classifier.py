@@ -48,7 +48,7 @@ from .devices import data_device, on_cuda, resolve_device
 from .history import close_epoch
 from .losses import FocalLoss, weighted_loss
 from .modules import recipe_of, resolve_module
-from .prior import corrected_proba, member_proba, odds_distortion
+from .prior import member_proba, odds_distortion
 from .progress import epoch_bar, progress
 from .samplers import DEFAULT_WINDOW, SAMPLERS, BatchBalancedSampler
 from .scaling import FeatureScaler, scaling_sample
@@ -56,7 +56,7 @@ from .schedules import SCHEDULES
 from .selection import BestEpoch
 from .threads import cooperative_threads
 from .thresholds import tuned_threshold
-from .validation import ValidationScores, kept_targets, labels_and_weights
+from .validation import ScoredRows, ValidationScores
 from .weights import class_counts, resolve_pos_weight
 
 _AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -810,21 +810,13 @@ default=None
         """``(0/1 flags, corrected probabilities, row weights or None)`` of
         ``rows``: the probabilities in float64, the weights as the batches hold
         them (float32), the flags a byte a row: over a large validation split."""
-        # float64 logits become the probabilities where they are (corrected_proba)
-        logits, targets = BatchRows(len(rows), np.float64), BatchRows(len(rows))
+        scored = ScoredRows(len(rows))
         with self._device_context():
             batches = self.get_iterator(rows, training=False)
             for batch in progress(batches, self, len(rows), "threshold"):
                 X_batch, y_batch = unpack_data(batch)
-                out = self.evaluate_batch((X_batch, y_batch)).float().cpu().numpy()
-                logits.add(out)
-                y_batch = torch.as_tensor(y_batch).reshape(len(out), -1).numpy()
-                targets.add(kept_targets(y_batch))
-        proba = corrected_proba(
-            logits.array(), self.logit_shift_, overwrite_logits=True
-        )
-        y_true, weights = labels_and_weights(targets.array())
-        return y_true, proba, weights
+                scored.add(self.evaluate_batch((X_batch, y_batch)).float(), y_batch)
+        return scored.scored(self.logit_shift_)
 
     # -- prediction ------------------------------------------------------------------
     def predict_proba(self, X):

@@ -20,7 +20,7 @@ from torch.utils.data import BatchSampler, Sampler
 from .data import batches
 from .data.batches import compact_index_dtype, positions_of
 from .data.row_runs import RowRuns
-from .data.rows import block_runs, concatenated_ranges, runs_of
+from .data.rows import block_runs, concatenated_ranges, sorted_block_runs
 
 #: Blocks whose rows a block-shuffled order mixes together (``window``).
 DEFAULT_WINDOW = 32
@@ -558,10 +558,9 @@ class _Blocks:
         cut = block_runs(labels.size, block_size, storage_positions)
         if cut is None:  # stored out of order: the rows listed, by block
             rows = positions_of(labels, value)
-            keys = storage_positions[rows] // block_size
-            order = np.argsort(keys, kind="stable")
+            stored_at = storage_positions[rows]
+            order, starts, counts = sorted_block_runs(stored_at, block_size)
             self.rows = rows[order]
-            _, starts, counts = runs_of(keys[order])
         else:  # runs of all rows; those that hold a row of `value` count
             self.rows = None
             starts, counts = cut

@@ -10,7 +10,7 @@ sees, in training and in prediction.
 import numpy as np
 import torch
 
-from .data.rows import block_runs, concatenated_ranges, runs_of
+from .data.rows import block_runs, concatenated_ranges, sorted_block_runs
 from .data.sqlite import BLOCK_ROWS
 
 SCALINGS = (None, "standard", "robust")
@@ -119,9 +119,7 @@ def scaling_sample(stored_at, generator):
     # a chunk at a time.
     cut, by_block = block_runs(len(stored_at), BLOCK_ROWS, stored_at), None
     if cut is None:  # in another order: the rows sorted by block first
-        block_of_row = np.asarray(stored_at) // BLOCK_ROWS
-        by_block = np.argsort(block_of_row, kind="stable")
-        _, starts, rows_per_block = runs_of(block_of_row[by_block])
+        by_block, starts, rows_per_block = sorted_block_runs(stored_at, BLOCK_ROWS)
     else:
         starts, rows_per_block = cut
     order = torch.randperm(len(starts), generator=generator).numpy()

@@ -35,29 +35,20 @@ class ValidationScores(Callback):
 
     def on_epoch_begin(self, net, dataset_valid=None, **kwargs):
         rows = None if dataset_valid is None else len(dataset_valid)
-        # Logits as float64, made the probabilities where they are at the end of
-        # the epoch: 8 bytes a validation row, not float32's 4 and a float64 copy.
-        self.logits_, self.targets_ = BatchRows(rows, np.float64), BatchRows(rows)
+        self.rows_ = ScoredRows(rows)
 
     def on_batch_end(self, net, batch=None, training=False, y_pred=None, **kwargs):
         if training or y_pred is None:
             return
-        logits = _numpy(y_pred)  # (n,), or (n, k) for the members of an ensemble
-        self.logits_.add(logits)
-        self.targets_.add(kept_targets(_numpy(batch[1]).reshape(len(logits), -1)))
+        self.rows_.add(y_pred, batch[1])
 
     def on_epoch_end(self, net, **kwargs):
-        logits, targets = self.logits_.array(), self.targets_.array()
-        self.logits_ = self.targets_ = None
-        if logits is None:
+        rows, self.rows_ = self.rows_, None
+        if not len(rows):
             return  # no validation split
-        shift = net.logit_shift(net.weight_in_force())
-        proba = corrected_proba(logits, shift, overwrite_logits=True)
-        y_true, weights = labels_and_weights(targets)
-        # Let the kept batches go before scoring (a weight column is a view that
-        # keeps its array); the probabilities are this epoch's own: sorted in
-        # place by the curve, no second copy.
-        del logits, targets
+        # The probabilities are this epoch's own: sorted in place by the curve, no
+        # second copy.
+        y_true, proba, weights = rows.scored(net.logit_shift(net.weight_in_force()))
         scores = score_predictions(
             y_true, proba, weights, threshold=net.threshold, overwrite_proba=True
         )
@@ -122,19 +113,47 @@ def log_loss(y_true, proba, sample_weight=None):
     return float(-(total / weight))
 
 
-def kept_targets(targets):
-    """What is kept of a batch's ``(n, 1)`` or ``(n, 2)`` targets (the rows' sample
-    weights in column 1): without weights, 0/1 flags (1 byte a row, not 4); with
-    them, both columns. :func:`labels_and_weights` reads them back."""
-    return targets[:, 0] > 0.5 if targets.shape[1] == 1 else targets
+class ScoredRows:
+    """The logits and targets of a pass over rows, batch by batch, and then the
+    rows' ``(0/1 flags, corrected probabilities, row weights or None)``: what the
+    validation scores (:class:`ValidationScores`) and the tuned threshold
+    (``ImbalancedNetClassifier``'s pass after training) are computed from.
 
+    Over a validation split of millions of rows: the logits are gathered as float64
+    and become the probabilities where they are (8 bytes a row, where float32
+    logits and a float64 copy took 12), the targets as 1-byte flags without
+    weights (not float32), each into one array of the announced ``n_rows``
+    (:class:`~skimb.data.batches.BatchRows`).
+    """
 
-def labels_and_weights(targets):
-    """0/1 flags and row weights (or None) of the targets :class:`ValidationScores`
-    keeps: flags already (no weights), or ``(n, 2)`` with the weights in column 1."""
-    if targets.ndim == 1:
-        return _flags(targets), None
-    return targets[:, 0] > 0.5, (targets[:, 1] if targets.shape[1] > 1 else None)
+    def __init__(self, n_rows):
+        self.logits = BatchRows(n_rows, np.float64)
+        self.targets = BatchRows(n_rows)
+
+    def add(self, logits, targets):
+        """A batch's logits, ``(n,)`` or ``(n, k)`` for the members of an ensemble,
+        and its targets, ``(n,)`` or ``(n, 2)`` with the rows' sample weights."""
+        logits = _numpy(logits)
+        self.logits.add(logits)
+        targets = _numpy(targets).reshape(len(logits), -1)
+        # Without weights, 0/1 flags (1 byte a row, not 4); with them, both columns.
+        self.targets.add(targets[:, 0] > 0.5 if targets.shape[1] == 1 else targets)
+
+    def __len__(self):
+        """Rows added so far."""
+        return self.logits.filled
+
+    def scored(self, shift):
+        """``(flags, probabilities corrected by the logit ``shift``, weights or
+        None)`` of the rows added (at least one). The gathered rows are handed
+        over: call it once."""
+        logits, targets = self.logits.array(), self.targets.array()
+        self.logits = self.targets = None
+        proba = corrected_proba(logits, shift, overwrite_logits=True)
+        if targets.ndim == 1:
+            return targets, proba, None
+        weights = targets[:, 1] if targets.shape[1] > 1 else None
+        return targets[:, 0] > 0.5, proba, weights
 
 
 def _flags(y_true):

@@ -135,6 +135,14 @@ def test_scaling_sample_takes_whole_stored_blocks(seed, monkeypatch):
     assert 1000 <= len(rows) < 1000 + np.bincount(block).max()
     # blocks from all over the file, not its start
     assert chosen.max() - chosen.min() > 0.5 * block.max()
+    # the same rows in another order: the same stored rows drawn
+    shuffled = rng.permutation(stored_at.size)
+    again = scaling_sample(stored_at[shuffled], torch.Generator().manual_seed(seed))
+    expected = scaling_sample(stored_at, torch.Generator().manual_seed(seed))
+    assert np.all(np.diff(again) > 0)
+    np.testing.assert_array_equal(
+        np.sort(stored_at[shuffled][again]), stored_at[expected]
+    )
 
 
 def test_a_large_training_set_is_scaled_on_a_sample_the_same_on_disk(

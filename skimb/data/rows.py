@@ -109,6 +109,16 @@ def block_runs(n_rows, block_size, storage_positions=None, chunk=None):
     return starts, counts
 
 
+def sorted_block_runs(storage_positions, block_size):
+    """:func:`block_runs` for rows stored in any order: ``(order, starts, counts)``,
+    the rows sorted by block (a stable argsort of ``storage_positions //
+    block_size``) and the runs of one block in that order."""
+    keys = np.asarray(storage_positions) // block_size
+    order = np.argsort(keys, kind="stable")
+    _, starts, counts = runs_of(keys[order])
+    return order, starts, counts
+
+
 def concatenated_ranges(firsts, lengths):
     """``np.concatenate([np.arange(f, f + n) for f, n in zip(firsts, lengths)])``
     as one int64 array built in place (no second array of its length)."""
