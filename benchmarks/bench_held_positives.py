@@ -35,7 +35,7 @@ HOLD_UP_TO_THE_CAP = rows.hold_rare_rows
 
 def hold_all_or_none(dataset, labels):
     """The previous release's rule: the rarer class held only when all of it fits."""
-    root, _ = rows._root_and_rows(dataset)
+    root, _ = rows.root_and_rows(dataset)
     labels = np.asarray(labels)
     positives = rows.count_equal(labels, 1)
     rare = min(positives, labels.size - positives)

@@ -1,9 +1,8 @@
 """Where the model and the data live: `device="auto"`, `dataset__device="auto"`."""
 
 import torch
-from torch.utils.data import Subset
 
-from .data.batches import EncodedTargets
+from .data.rows import root_dataset
 
 #: Share of free GPU memory that in-memory data may take to be kept on the GPU.
 GPU_DATA_SHARE = 0.25
@@ -30,7 +29,5 @@ def data_device(device, nbytes):
 
 def on_cuda(dataset):
     """Whether ``dataset`` (under skimb's and torch's wrappers) holds GPU tensors."""
-    while isinstance(dataset, (Subset, EncodedTargets)):
-        dataset = dataset.dataset
-    X = getattr(dataset, "X", None)
+    X = getattr(root_dataset(dataset), "X", None)
     return isinstance(X, torch.Tensor) and X.is_cuda

@@ -17,10 +17,16 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import BatchSampler, Sampler
 
-from .data import batches
-from .data.batches import compact_index_dtype, positions_of
+from .data import index
+from .data.index import (
+    block_runs,
+    chunk_bounds,
+    compact_index_dtype,
+    concatenated_ranges,
+    positions_of,
+    sorted_block_runs,
+)
 from .data.row_runs import RowRuns
-from .data.rows import block_runs, concatenated_ranges, sorted_block_runs
 
 #: Blocks whose rows a block-shuffled order mixes together (``window``).
 DEFAULT_WINDOW = 32
@@ -607,8 +613,8 @@ class _Blocks:
         """:meth:`shuffled`, one window of blocks at a time (the same draws)."""
         if order is None:
             order = rng.permutation(self.counts.size)
-        for first in range(0, order.size, window):
-            blocks = order[first : first + window]
+        for first, last in chunk_bounds(order.size, size=window):
+            blocks = order[first:last]
             # Row indices block after block, in the shuffled block order.
             span = concatenated_ranges(self.starts[blocks], self.counts[blocks])
             if self.rows is not None:
@@ -623,7 +629,7 @@ def _count_in_runs(labels, value, starts, counts, chunk=None):
     """How many rows of each run ``[starts[i], starts[i] + counts[i])`` have the
     label ``value``. The runs tile the rows in order (as ``block_runs`` cuts
     them); their labels are compared about ``chunk`` rows at a time."""
-    chunk = batches.SCAN_ROWS if chunk is None else chunk
+    chunk = index.SCAN_ROWS if chunk is None else chunk
     found = np.zeros(starts.size, dtype=np.int64)
     first = 0
     while first < starts.size:

@@ -10,7 +10,7 @@ sees, in training and in prediction.
 import numpy as np
 import torch
 
-from .data.rows import block_runs, concatenated_ranges, sorted_block_runs
+from .data.index import block_runs, concatenated_ranges, sorted_block_runs
 from .data.sqlite import BLOCK_ROWS
 
 SCALINGS = (None, "standard", "robust")

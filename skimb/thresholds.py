@@ -18,6 +18,8 @@ quality benchmark's KEEL sets (``benchmarks/bench_thresholds.py``: 0.553 vs 0.54
 
 import numpy as np
 
+from .data.index import chunk_bounds
+
 
 def f1_optimal_threshold(y_true, proba, sample_weight=None):
     """The threshold ``t`` for which ``proba > t`` has the highest F1 on ``y_true``.
@@ -204,13 +206,12 @@ class RankCurve(_CountsAtScores):
     def expected_f1_threshold(self):
         """:func:`expected_f1_threshold` of these probabilities."""
         descending = self._sorted[::-1]
-        chunks = range(0, descending.size, self._CHUNK)
+        chunks = list(chunk_bounds(descending.size, size=self._CHUNK))
         total = 0.0
-        for start in chunks:  # the sum, added in Curve's order
-            total = _running_sum(descending[start : start + self._CHUNK], total)[-1]
+        for start, stop in chunks:  # the sum, added in Curve's order
+            total = _running_sum(descending[start:stop], total)[-1]
         best, best_score, carry = -np.inf, None, 0.0
-        for start in chunks:
-            stop = min(start + self._CHUNK, descending.size)
+        for start, stop in chunks:
             expected_tps = _running_sum(descending[start:stop], carry)
             carry = expected_tps[-1]
             following = descending[start + 1 : stop + 1]  # one short at the end

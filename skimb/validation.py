@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback
 
-from .data import batches
 from .data.batches import BatchRows
+from .data.index import chunk_bounds
 from .prior import corrected_proba
 from .thresholds import RankCurve, curve_of, f1_at, tuned_threshold
 
@@ -96,9 +96,9 @@ def log_loss(y_true, proba, sample_weight=None):
     row over a large validation split). Up to that many rows the sum is numpy's
     own, in one piece."""
     positive, proba = _flags(y_true), np.asarray(proba, dtype=np.float64)
-    total, weight, chunk = 0.0, 0.0, batches.SCAN_ROWS
-    for first in range(0, proba.size, chunk):
-        rows = slice(first, first + chunk)
+    total, weight = 0.0, 0.0
+    for first, last in chunk_bounds(proba.size):
+        rows = slice(first, last)
         losses = np.clip(proba[rows], 1e-7, 1 - 1e-7)  # a chunk's copy
         # In place, class by class.
         np.log(losses, out=losses, where=positive[rows])

@@ -15,6 +15,12 @@ from torch.utils.data import DataLoader
 
 from skimb.data import SQLiteDataset, collate, write_sqlite
 from skimb.data.sqlite import BLOCK_ROWS
+from skimb.data.sqlite.labels import (
+    ids_and_labels_from_index,
+    read_id_label_rows,
+    read_ids_and_labels,
+)
+from skimb.data.sqlite.reader import TableReader
 from skimb.samplers import BlockShuffleSampler
 from tests.conftest import RecordBatches, quiet
 
@@ -123,7 +129,7 @@ def test_pickles_by_path_and_works_in_workers(db):
     ds = SQLiteDataset(path)[np.arange(0, 600)]
     assert len(ds.labels) == 600  # opens a connection and caches the columns
     restored = pickle.loads(pickle.dumps(ds))
-    assert getattr(restored._local, "conn", None) is None  # reopened lazily
+    assert not restored.reader.connected()  # reopened lazily
     assert len(pickle.dumps(ds)) < 10_000
     np.testing.assert_array_equal(restored.labels, y[:600])
     loader = DataLoader(ds, batch_size=100, num_workers=2, collate_fn=collate)
@@ -245,7 +251,7 @@ def test_block_cache_serves_the_rows_asked_for(db, cache_mib):
             Xb, yb = ds.__getitems__(batch.tolist())
             np.testing.assert_array_equal(Xb.numpy(), X[batch])
             np.testing.assert_array_equal(yb.numpy(), y[batch])
-    cache = ds._cache
+    cache = ds.block_cache
     if cache_mib == 0:
         assert cache is None
     else:
@@ -261,7 +267,7 @@ def test_block_cache_is_left_alone_by_random_reads_of_a_large_table(db):
     for _ in range(50):  # 2 rows per block on average: read by key
         batch = rng.integers(0, len(y), 12)
         np.testing.assert_array_equal(ds.__getitems__(batch)[0].numpy(), X[batch])
-    assert not np.any(ds._cache.slot_of >= 0)
+    assert not np.any(ds.block_cache.slot_of >= 0)
 
 
 def test_block_cache_reads_dense_blocks_whole_in_any_order(db):
@@ -269,14 +275,16 @@ def test_block_cache_reads_dense_blocks_whole_in_any_order(db):
     ds = SQLiteDataset(path)
     sparse = np.arange(0, 4 * BLOCK_ROWS, 96)  # < 4 rows per block: read by key
     np.testing.assert_array_equal(ds.__getitems__(sparse)[0].numpy(), X[sparse])
-    assert not np.any(ds._cache.slot_of >= 0)
+    assert not np.any(ds.block_cache.slot_of >= 0)
     in_order = np.arange(0, 2 * BLOCK_ROWS, 2)  # a pass in row order over a split
     np.testing.assert_array_equal(ds.__getitems__(in_order)[0].numpy(), X[in_order])
-    np.testing.assert_array_equal(np.flatnonzero(ds._cache.slot_of >= 0), [0, 1])
+    np.testing.assert_array_equal(np.flatnonzero(ds.block_cache.slot_of >= 0), [0, 1])
     rows_of_blocks_2_3 = np.arange(2 * BLOCK_ROWS, 4 * BLOCK_ROWS)
     window = np.random.default_rng(2).permutation(rows_of_blocks_2_3)[:100]
     np.testing.assert_array_equal(ds.__getitems__(window)[0].numpy(), X[window])
-    np.testing.assert_array_equal(np.flatnonzero(ds._cache.slot_of >= 0), [0, 1, 2, 3])
+    np.testing.assert_array_equal(
+        np.flatnonzero(ds.block_cache.slot_of >= 0), [0, 1, 2, 3]
+    )
     rest = np.arange(1, 2 * BLOCK_ROWS, 2)  # the other rows: served from the cache
     with sqlite3.connect(path) as conn:  # (reading them from the file would fail)
         conn.execute("DELETE FROM data WHERE id <= 512")
@@ -293,7 +301,9 @@ def test_a_batch_opening_a_window_reads_its_few_rows_per_block_whole(db):
         np.arange(0, 2 * BLOCK_ROWS, 5), np.arange(2 * BLOCK_ROWS, 4 * BLOCK_ROWS, 64)
     ]
     np.testing.assert_array_equal(ds.__getitems__(opening)[0].numpy(), X[opening])
-    np.testing.assert_array_equal(np.flatnonzero(ds._cache.slot_of >= 0), [0, 1, 2, 3])
+    np.testing.assert_array_equal(
+        np.flatnonzero(ds.block_cache.slot_of >= 0), [0, 1, 2, 3]
+    )
 
 
 def test_cache_blocks_is_what_the_cache_holds(db):
@@ -309,7 +319,7 @@ def test_reads_passing_through_leave_the_cache_as_it_was(db):
     ds = SQLiteDataset(path)
     ds.__getitems__(np.arange(BLOCK_ROWS))  # block 0 in the cache
     ds.hold_rows([1400])
-    before = ds._cache.slot_of.copy()
+    before = ds.block_cache.slot_of.copy()
     rows = np.r_[
         np.arange(0, BLOCK_ROWS, 7),  # cached
         np.arange(BLOCK_ROWS, 4 * BLOCK_ROWS, 2),  # dense: read whole, not kept
@@ -318,20 +328,22 @@ def test_reads_passing_through_leave_the_cache_as_it_was(db):
     rows = np.random.default_rng(0).permutation(rows)
     with ds.passing_through():
         np.testing.assert_array_equal(ds.__getitems__(rows)[0].numpy(), X[rows])
-    np.testing.assert_array_equal(ds._cache.slot_of, before)
+    np.testing.assert_array_equal(ds.block_cache.slot_of, before)
     np.testing.assert_array_equal(ds.__getitems__(rows)[0].numpy(), X[rows])
-    assert np.all(ds._cache.slot_of[1:4] >= 0)  # outside the block: kept again
+    assert np.all(ds.block_cache.slot_of[1:4] >= 0)  # outside the block: kept again
 
 
 def test_joined_blob_reads_equal_row_reads(db):
     path, X, y = db
     ds = SQLiteDataset(path)
-    ids = ds._load_ids_and_labels()[0]
+    ids = read_ids_and_labels(ds.reader)[0]
     for first, last in [(0, BLOCK_ROWS - 1), (BLOCK_ROWS, 2 * BLOCK_ROWS - 1),
                         (len(y) - 7, len(y) - 1)]:  # fmt: skip
-        joined = ds._read_joined_blobs(ids[first : last + 1])
+        joined = ds.reader.read_joined_blobs(ids[first : last + 1])
         np.testing.assert_array_equal(joined, X[first : last + 1])
-        np.testing.assert_array_equal(joined, ds._read_features(ids[first : last + 1]))
+        np.testing.assert_array_equal(
+            joined, ds.reader.read_features(ids[first : last + 1])
+        )
 
 
 def test_a_bad_blob_in_a_block_is_named_by_the_row_read(db):
@@ -362,16 +374,16 @@ def test_ids_and_labels_read_by_counts_equal_a_row_by_row_read(tmp_path):
             conn.executemany("INSERT INTO data VALUES (?, ?, ?, ?, ?, ?)", rows)
             conn.execute("DELETE FROM data WHERE id % 7 = 3")
         ds = SQLiteDataset(path, label="y")
-        want_ids, want = ds._read_id_label_rows()
+        want_ids, want = read_id_label_rows(ds.reader)
         for indexed in (False, True):  # a scan, or the label index write_sqlite makes
             if indexed:
                 with sqlite3.connect(path) as conn:
                     conn.execute("CREATE INDEX data_y ON data(y)")
             ds = SQLiteDataset(path, label="y")
-            from_index = ds._ids_and_labels_from_index()
+            from_index = ids_and_labels_from_index(ds.reader)
             binary = len(np.unique(labels)) == 2
             assert (from_index is not None) == (indexed and binary)
-            ids, got = ds._read_ids_and_labels()
+            ids, got = read_ids_and_labels(ds.reader)
             np.testing.assert_array_equal(ids, want_ids)
             np.testing.assert_array_equal(got, want)
             assert got.dtype == want.dtype and len(ids) == 3000 - 429
@@ -390,7 +402,7 @@ def test_write_sqlite_indexes_the_labels(tmp_path, imbalanced):
             "EXPLAIN QUERY PLAN SELECT id FROM data WHERE label = 1"
         ).fetchall()
     assert "INDEX data_label" in str(plan)
-    ids, labels = SQLiteDataset(path)._ids_and_labels_from_index()
+    ids, labels = ids_and_labels_from_index(SQLiteDataset(path).reader)
     np.testing.assert_array_equal(labels, np.r_[y, y])
     np.testing.assert_array_equal(ids, np.arange(1, 2 * len(y) + 1))
 
@@ -401,9 +413,9 @@ def test_pickle_drops_the_block_cache(db):
     order = np.array(list(BlockShuffleSampler(y, window=2, seed=0)))
     for batch in _batches(order, 128):
         ds.__getitems__(batch.tolist())
-    assert np.any(ds._cache.slot_of >= 0)
+    assert np.any(ds.block_cache.slot_of >= 0)
     restored = pickle.loads(pickle.dumps(ds))
-    assert restored._cache is None and len(pickle.dumps(ds)) < 10_000
+    assert restored.block_cache is None and len(pickle.dumps(ds)) < 10_000
     np.testing.assert_array_equal(
         restored.__getitems__(order[:50])[0].numpy(), X[order[:50]]
     )
@@ -456,7 +468,9 @@ def test_classifier_block_shuffle_on_sqlite_trains_like_in_memory(db):
     np.testing.assert_allclose(
         clf.predict_proba(ds), in_memory.predict_proba(X), rtol=1e-5, atol=1e-6
     )
-    assert np.any(ds._cache.slot_of >= 0)  # the window reads went through the cache
+    assert np.any(
+        ds.block_cache.slot_of >= 0
+    )  # the window reads went through the cache
 
 
 def test_fit_reads_a_permuted_view_in_storage_order(db):
@@ -504,7 +518,7 @@ def test_batch_balanced_with_blocks_reads_through_the_cache(db):
         max_epochs=1,
     ).fit(ds, None)
     assert all(int(yb.sum()) == 2 for _, yb in recorder.batches_)
-    assert np.any(ds._cache.slot_of >= 0)
+    assert np.any(ds.block_cache.slot_of >= 0)
 
 
 def test_each_thread_reads_through_its_own_connection(db):
@@ -513,8 +527,10 @@ def test_each_thread_reads_through_its_own_connection(db):
     with ThreadPoolExecutor(2) as pool:
         # both threads alive at once: their connections cannot be one reused
         barrier = threading.Barrier(2)
-        conns = list(pool.map(lambda _: barrier.wait() or id(ds._connection()), [0, 1]))
-    assert len(set(conns + [id(ds._connection())])) == 3
+        conns = list(
+            pool.map(lambda _: barrier.wait() or id(ds.reader.connection()), [0, 1])
+        )
+    assert len(set(conns + [id(ds.reader.connection())])) == 3
 
 
 def test_threads_sharing_a_dataset_get_their_rows(tmp_path):
@@ -594,12 +610,12 @@ def test_the_training_blocks_are_blocks_of_the_table(db):
     def block_reads(**params):
         clf = quiet(max_epochs=1, scaling=None, sampler__window=1, **params)
         two_blocks = 2.5 * BLOCK_ROWS * X.shape[1] * 4 / 2**20
-        reads, original = [], SQLiteDataset._read_block
+        reads, original = [], SQLiteDataset.read_block
         try:
-            SQLiteDataset._read_block = lambda ds, b: reads.append(b) or original(ds, b)
+            SQLiteDataset.read_block = lambda ds, b: reads.append(b) or original(ds, b)
             clf.fit(SQLiteDataset(path, cache_mib=two_blocks), None)
         finally:
-            SQLiteDataset._read_block = original
+            SQLiteDataset.read_block = original
         return sorted(reads)
 
     n_blocks = -(-len(y) // BLOCK_ROWS)
@@ -621,19 +637,19 @@ def test_epochs_open_with_the_blocks_left_in_the_cache(tmp_path):
     forty_blocks = 40 * BLOCK_ROWS * X.shape[1] * 4 / 2**20
 
     def reads_per_epoch(**params):
-        epoch, reads, original = [0], [], SQLiteDataset._read_block
+        epoch, reads, original = [0], [], SQLiteDataset.read_block
         recorder = RecordBatches()
         recorder.on_epoch_begin = lambda net, **kw: epoch.__setitem__(
             0, len(net.history)
         )
         try:
-            SQLiteDataset._read_block = lambda ds, b: (
+            SQLiteDataset.read_block = lambda ds, b: (
                 reads.append(epoch[0]) or original(ds, b)
             )
             clf = quiet(max_epochs=4, sampler__window=4, callbacks=[recorder], **params)
             clf.fit(SQLiteDataset(path, cache_mib=forty_blocks), None)
         finally:
-            SQLiteDataset._read_block = original
+            SQLiteDataset.read_block = original
         stored_at = np.asarray(clf.sampler_.storage_positions)  # RowRuns: the split's
         train_blocks = np.unique(stored_at // BLOCK_ROWS).size
         return np.bincount(reads, minlength=5)[2:], clf.sampler_, train_blocks
@@ -649,9 +665,9 @@ def test_epochs_open_with_the_blocks_left_in_the_cache(tmp_path):
 
 @pytest.mark.parametrize("read_rows", [3, 4096])
 def test_held_rows_are_read_once(db, read_rows, monkeypatch):
-    from skimb.data import sqlite as sqlite_module
+    from skimb.data.sqlite import dataset as sqlite_dataset
 
-    monkeypatch.setattr(sqlite_module, "_KEY_READ_ROWS", read_rows)  # in parts
+    monkeypatch.setattr(sqlite_dataset, "KEY_READ_ROWS", read_rows)  # in parts
     path, X, y = db
     ds = SQLiteDataset(path, cache_mib=0)  # no block cache to serve them either
     view = ds[np.arange(len(y))[::-1]]  # a view: rows are its own positions
@@ -660,7 +676,7 @@ def test_held_rows_are_read_once(db, read_rows, monkeypatch):
     table_positions = len(y) - 1 - held
     marked = np.zeros(len(y), dtype=bool)
     marked[table_positions] = True
-    np.testing.assert_array_equal(view._held.holds(np.arange(len(y))), marked)
+    np.testing.assert_array_equal(view.held_rows.holds(np.arange(len(y))), marked)
     with sqlite3.connect(path) as conn:  # reading them from the file would fail now
         conn.execute("DELETE FROM data WHERE label = 1")
     shuffled = np.random.default_rng(0).permutation(held)
@@ -676,18 +692,18 @@ def test_a_fit_on_disk_reads_validation_rows_once_and_holds_the_positives(db):
     path, X, y = db
     ds = SQLiteDataset(path, cache_mib=0)  # no block cache: every read is by key
     asked = []
-    original = SQLiteDataset._read_features
+    original = TableReader.read_features
     try:
-        SQLiteDataset._read_features = lambda d, ids: (
-            asked.append(ids) or original(d, ids)
-        )
+        TableReader.read_features = lambda d, ids: asked.append(ids) or original(d, ids)
         clf = quiet(max_epochs=4).fit(ds, None)
     finally:
-        SQLiteDataset._read_features = original
+        TableReader.read_features = original
     assert len(clf.history) == 4
     train = clf.sampler_.storage_positions
     # the training positives, held: read once, when the fit began
-    np.testing.assert_array_equal(ds._held.positions, train[clf.sampler_.pos_indices])
+    np.testing.assert_array_equal(
+        ds.held_rows.positions, train[clf.sampler_.pos_indices]
+    )
     valid = np.setdiff1d(np.arange(len(y)), train)
     reads_per_row = np.bincount(np.concatenate(asked) - 1, minlength=len(y))
     # 4 validation passes and the threshold pass, one read each row
@@ -707,29 +723,29 @@ def test_training_positives_past_the_cap_are_held_up_to_it(db, monkeypatch):
     monkeypatch.setattr(rows, "HELD_RARE_MIB", fit_in * row_bytes / 2**20)
     ds = SQLiteDataset(path, cache_mib=0)
     asked = []
-    original = SQLiteDataset._read_features
+    original = TableReader.read_features
     monkeypatch.setattr(
-        SQLiteDataset,
-        "_read_features",
+        TableReader,
+        "read_features",
         lambda d, ids: asked.append(ids) or original(d, ids),
     )
     clf = quiet(max_epochs=3).fit(ds, None)
     train = clf.sampler_.storage_positions
     positives = train[clf.sampler_.pos_indices]
     # the first positives that fit in the cap, no more
-    np.testing.assert_array_equal(ds._held.positions, positives[:fit_in])
+    np.testing.assert_array_equal(ds.held_rows.positions, positives[:fit_in])
     reads_per_row = np.bincount(np.concatenate(asked) - 1, minlength=len(y))
     assert np.all(reads_per_row[positives[:fit_in]] == 1)  # once, when held
     assert np.all(reads_per_row[positives[fit_in:]] == 3 + 1)  # epochs and scaling
     monkeypatch.setattr(rows, "HELD_RARE_MIB", 0)  # no room: nothing held
     quiet(max_epochs=1).fit(ds, None)
-    assert ds._held is None
+    assert ds.held_rows is None
 
 
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.integers(0, 20), max_size=60), st.data())
 def test_runs_and_ranges_match_their_numpy_formulas(values, data):
-    from skimb.data.rows import concatenated_ranges, runs_of
+    from skimb.data.index import concatenated_ranges, runs_of
 
     keys = np.sort(np.array(values, dtype=np.int64))
     expected = np.unique(keys, return_index=True, return_counts=True)
@@ -772,7 +788,7 @@ def test_a_validation_split_too_large_to_hold_passes_through_the_cache(db, monke
     valid_only = set(range(-(-len(y) // BLOCK_ROWS))) - train_blocks
     assert valid_only  # skorch's unshuffled split: the first rows of each class
     # The validation pass ends every epoch: kept, its blocks would still be cached.
-    cached = set(np.flatnonzero(ds._cache.slot_of >= 0).tolist())
+    cached = set(np.flatnonzero(ds.block_cache.slot_of >= 0).tolist())
     assert cached and not cached & valid_only
     held = quiet(max_epochs=2).fit(SQLiteDataset(path), None)
     np.testing.assert_allclose(clf.predict_proba(X), held.predict_proba(X), rtol=1e-5)

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skimb.data import batches
+from skimb.data import index
 from skimb.data.batches import IndexSubset
 from skimb.data.row_runs import RowRuns
 from skimb.data.split import first_stratified_fold
@@ -53,7 +53,7 @@ def test_reads_as_the_array_it_stands_for(rows_and_array, data):
     np.testing.assert_array_equal(rows[positions], array[positions])
     mask = np.asarray(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(batches, "SCAN_ROWS", 2)  # chunk edges inside the rows
+        patch.setattr(index, "SCAN_ROWS", 2)  # chunk edges inside the rows
         np.testing.assert_array_equal(rows[mask.astype(bool)], array[mask.astype(bool)])
     values = np.arange(int(array.max()) + 1 if n else 0) * 10
     np.testing.assert_array_equal(rows.take_from(values), values[array])

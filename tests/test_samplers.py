@@ -538,7 +538,7 @@ def test_reuse_blocks_is_checked():
 def test_block_runs_in_chunks_are_runs_of_the_block_numbers(
     gaps, block_size, chunk, positioned
 ):
-    from skimb.data.rows import block_runs, runs_of
+    from skimb.data.index import block_runs, runs_of
 
     # rows stored at ascending positions with gaps (a subset's), or at their own
     stored = np.cumsum(gaps).astype(np.int32) + 4 if gaps else np.zeros(0, np.int32)
@@ -568,15 +568,15 @@ def test_blocks_picked_from_the_labels_are_the_blocks_of_the_listed_rows(
 ):
     """The label-picked blocks give the plan of the rows listed and cut by block
     (the definition, and the path for rows stored out of order), draw for draw."""
-    from skimb.data import batches
-    from skimb.data.rows import concatenated_ranges, runs_of
+    from skimb.data import index
+    from skimb.data.index import concatenated_ranges, runs_of
     from skimb.samplers import _Blocks
 
     rng = np.random.default_rng(seed)
     labels = (rng.random(n) < pos_share).astype(np.int8)
     stored = np.cumsum(rng.integers(1, 4, n)) if gaps else None
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(batches, "SCAN_ROWS", chunk)  # runs cut and counted in chunks
+        patch.setattr(index, "SCAN_ROWS", chunk)  # runs cut and counted in chunks
         blocks = _Blocks(labels, 0, block_size, stored)
     assert blocks.rows is None  # picked from the labels
     rows = np.flatnonzero(labels == 0)

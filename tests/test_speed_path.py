@@ -122,10 +122,11 @@ def test_training_and_prediction_batches_are_index_arrays_not_int_lists(imbalanc
 
 @pytest.mark.parametrize("scan_rows", [1, 3, 1 << 20])
 def test_positions_of_and_consecutive_runs_in_chunks(scan_rows, monkeypatch):
-    from skimb.data import batches
-    from skimb.data.batches import IndexSubset, arange_into, positions_of
+    from skimb.data import index
+    from skimb.data.batches import IndexSubset
+    from skimb.data.index import arange_into, positions_of
 
-    monkeypatch.setattr(batches, "SCAN_ROWS", scan_rows)
+    monkeypatch.setattr(index, "SCAN_ROWS", scan_rows)
     flags = np.random.default_rng(0).integers(0, 3, 50)
     for value, start, stop in [(1, 0, None), (0, 7, 31), (2, 49, 50), (1, 5, 5)]:
         expected = np.flatnonzero(flags[start:stop] == value) + start

@@ -12,7 +12,7 @@ from skorch.callbacks import Callback
 from skorch.dataset import ValidSplit
 from torch.utils.data import Subset
 
-from skimb.data import SQLiteDataset, batches, write_sqlite
+from skimb.data import SQLiteDataset, index, write_sqlite
 from skimb.data.split import first_stratified_fold, light_valid_split
 from tests.conftest import quiet
 
@@ -43,7 +43,7 @@ def test_same_rows_as_skorch_valid_split(labels, cv, chunk, order, dtype):
     if order != "as drawn":
         y = np.sort(y) if order == "sorted" else np.sort(y)[::-1].copy()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(batches, "SCAN_ROWS", chunk)  # chunk edges inside the data
+        patch.setattr(index, "SCAN_ROWS", chunk)  # chunk edges inside the data
         rows = light_valid_split(ValidSplit(cv, stratified=True), y)
     if min(np.count_nonzero(y), np.count_nonzero(y == 0)) < cv:
         assert rows is None  # scikit-learn warns or raises: skorch's own split runs

@@ -9,7 +9,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from skimb.data import batches
+from skimb.data import index
 from skimb.thresholds import tuned_threshold
 from skimb.validation import score_predictions
 
@@ -26,7 +26,7 @@ def test_scores_equal_scikit_learns(rows, weighted, threshold, chunk):
     proba = np.array([r[1] for r in rows], dtype=np.float64) / 30  # ties and 0/1
     w = np.linspace(0.2, 3.0, len(y)) if weighted else None
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(batches, "SCAN_ROWS", chunk)  # the log loss chunk by chunk
+        patch.setattr(index, "SCAN_ROWS", chunk)  # the log loss chunk by chunk
         scores = score_predictions(y, proba, w, threshold=threshold)
         # The validation pass lets its probabilities be sorted in place: same
         # scores, to the last bit (F1 from the curve's counts)

@@ -1,4 +1,14 @@
-"""Data access: in-memory batches and the lazy SQLite dataset."""
+"""Data access: in-memory batches and the lazy SQLite dataset.
+
+Layers, from index arithmetic up to datasets; each module imports only those of
+the layers before it (``tests/test_layers.py`` holds it): ``index`` (row numbers,
+a chunk at a time), ``row_runs`` (rows held as runs), ``split`` and ``batches``
+(the light validation split; in-memory batches, batch samplers and wrappers),
+``rows`` (what a fit asks of its datasets, read by attribute: ``reads_in_blocks``,
+``storage_order()``, ``storage_positions()``, ``cache_blocks()``,
+``passing_through()``, ``hold_rows()``), ``read_once`` (validation rows held
+after one read), ``sqlite`` (the SQLite dataset and its writer).
+"""
 
 from .batches import ArrayDataset, Batch, collate
 from .sqlite import SQLiteDataset, recover_sqlite, write_sqlite

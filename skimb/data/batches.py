@@ -2,8 +2,12 @@
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import BatchSampler, Dataset, Subset
 from torch.utils.data._utils.collate import default_collate
+
+from .index import byte_value_counts as byte_value_counts  # classifier.py's import
+from .index import chunk_bounds, compact_index_dtype, is_consecutive
+from .row_runs import RowRuns
 
 
 class Batch(tuple):
@@ -52,6 +56,9 @@ class ArrayDataset(Dataset):
     (torch.Size([2, 3]), [0.0, 0.0])
     """
 
+    #: ``__getitems__`` takes index arrays and slices: see accepts_index_arrays.
+    accepts_index_arrays = True
+
     def __init__(self, X, y=None, device=None, sample_weight=None):
         self.X = _as_float_tensor(X, device)
         self.y = None if y is None else _as_float_tensor(y, device)
@@ -93,80 +100,6 @@ def _as_float_tensor(a, device):
     return tensor.to(device) if device is not None else tensor
 
 
-def compact_index_dtype(n):
-    """int32 for indices into fewer than 2**31 rows (half of int64's memory), else
-    int64."""
-    return np.int32 if n < 2**31 else np.int64
-
-
-# Rows scanned at a time by positions_of and the like: their int64 temporaries
-# stay under 1 MiB (larger ones land in the heap and stay: glibc raises its mmap
-# threshold after a large free).
-SCAN_ROWS = 1 << 16
-
-
-def positions_of(flags, value=True, start=0, stop=None):
-    """``np.flatnonzero(flags[start:stop] == value) + start`` as compact ints
-    (:func:`compact_index_dtype` of ``len(flags)``), built a chunk at a time: no
-    int64 array of every position (8 bytes a row) on the way, and no second copy
-    of the result (the rows are counted first)."""
-    stop = len(flags) if stop is None else stop
-    chunks = range(start, stop, SCAN_ROWS)
-    count = count_equal(flags, value, start, stop)
-    out = np.empty(count, dtype=compact_index_dtype(len(flags)))
-    filled = 0
-    for first in chunks:
-        found = np.flatnonzero(flags[first : min(first + SCAN_ROWS, stop)] == value)
-        out[filled : filled + found.size] = found + first
-        filled += found.size
-    return out
-
-
-def count_equal(values, value, start=0, stop=None):
-    """``np.count_nonzero(values[start:stop] == value)``, a chunk at a time (no
-    array of flags as long as ``values``)."""
-    stop = len(values) if stop is None else stop
-    return sum(
-        int(np.count_nonzero(values[first : min(first + SCAN_ROWS, stop)] == value))
-        for first in range(start, stop, SCAN_ROWS)
-    )
-
-
-def byte_value_counts(values):
-    """``{value: count}`` of a 1-byte integer or bool array (int8 labels, read from
-    a table), counted a chunk at a time: no sorted copy (``np.unique``) and no array
-    of flags as long as ``values``.
-
-    Examples
-    --------
-    >>> byte_value_counts(np.array([0, 1, 1, -3], dtype=np.int8))
-    {-3: 1, 0: 1, 1: 2}
-    """
-    values = np.asarray(values)
-    if values.dtype.itemsize != 1 or values.dtype.kind not in "iub":
-        raise TypeError(f"byte_value_counts needs 1-byte ints, got {values.dtype}")
-    counts = np.zeros(256, dtype=np.int64)
-    flat = values.reshape(-1).view(np.uint8)
-    for first in range(0, flat.size, SCAN_ROWS):
-        counts += np.bincount(flat[first : first + SCAN_ROWS], minlength=256)
-    present = np.flatnonzero(counts)
-    keys = present.astype(np.uint8).view(values.dtype)  # the bytes read back
-    order = np.argsort(keys, kind="stable")
-    return {
-        k.item(): int(c)
-        for k, c in zip(keys[order], counts[present][order], strict=True)
-    }
-
-
-def arange_into(out, start=0):
-    """``out[:] = np.arange(start, start + len(out))`` a chunk at a time (no int64
-    array of its length); returns ``out``."""
-    for first in range(0, out.size, SCAN_ROWS):
-        part = out[first : first + SCAN_ROWS]
-        part[:] = np.arange(start + first, start + first + part.size)
-    return out
-
-
 class IndexSubset(Subset):
     """``torch.utils.data.Subset`` whose batches are mapped with one array operation.
 
@@ -177,8 +110,6 @@ class IndexSubset(Subset):
     """
 
     def __init__(self, dataset, indices):
-        from .row_runs import RowRuns
-
         if isinstance(indices, RowRuns):  # the light split's: kept as runs
             super().__init__(dataset, indices)
             self._runs = indices.size > 0 and indices.is_one_run()
@@ -190,7 +121,7 @@ class IndexSubset(Subset):
             index_type = compact_index_dtype(int(indices.max()) + 1)
             indices = indices.astype(index_type, copy=False)
         super().__init__(dataset, indices)
-        self._runs = indices.size > 0 and _consecutive(indices)
+        self._runs = indices.size > 0 and is_consecutive(indices)
 
     def __getitems__(self, positions):
         if not callable(getattr(self.dataset, "__getitems__", None)):
@@ -203,51 +134,40 @@ class IndexSubset(Subset):
             return self.dataset.__getitems__(self.indices[positions])
         return self.dataset.__getitems__(self.indices[np.asarray(positions)])
 
-
-def _consecutive(indices):
-    """Whether ``indices`` are ``first, first + 1, ...`` (checked in chunks: no
-    array of differences as long as them)."""
-    if int(indices[-1]) - int(indices[0]) != indices.size - 1:
-        return False
-    for first in range(0, indices.size - 1, SCAN_ROWS):
-        chunk = indices[first : first + SCAN_ROWS + 1]
-        if not np.all(chunk[1:] - chunk[:-1] == 1):
-            return False
-    return True
+    @property
+    def accepts_index_arrays(self):
+        """Whether batches of index arrays reach a dataset that takes them."""
+        return accepts_index_arrays(self.dataset)
 
 
 def accepts_index_arrays(dataset):
-    """Whether ``dataset.__getitems__`` takes index arrays and slices (skimb's own
-    datasets, and skimb's wrappers around them)."""
-    from .read_once import PassingThrough, ReadOnce
-    from .sqlite import SQLiteDataset
-
-    while isinstance(dataset, (IndexSubset, EncodedTargets)):
-        dataset = dataset.dataset
-    return isinstance(dataset, (ArrayDataset, SQLiteDataset, ReadOnce, PassingThrough))
+    """Whether ``dataset.__getitems__`` takes index arrays and slices: the dataset
+    says so with ``accepts_index_arrays = True`` (skimb's own datasets do, and
+    skimb's wrappers pass on what the dataset under them says); any other takes
+    lists of ints."""
+    return bool(getattr(dataset, "accepts_index_arrays", False))
 
 
 class ShuffledBatches:
     """Batch sampler: a fresh random permutation each epoch, cut into index tensors.
 
     The batches ``DataLoader(shuffle=True, batch_size=B)`` draws (the same
-    permutation, seeded from torch's global RNG as ``RandomSampler`` seeds it, or
-    from ``generator``), without building a list of ``B`` Python ints per batch.
+    permutation, seeded from torch's global RNG as ``RandomSampler`` seeds it),
+    without building a list of ``B`` Python ints per batch.
     """
 
-    def __init__(self, n_rows, batch_size, drop_last=False, generator=None):
+    def __init__(self, n_rows, batch_size, drop_last=False):
         self.n_rows, self.batch_size = int(n_rows), int(batch_size)
-        self.drop_last, self.generator = drop_last, generator
+        self.drop_last = drop_last
 
     def __iter__(self):
-        generator = self.generator
-        if generator is None:
-            # RandomSampler's own seeding, so the order is the one it would draw
-            seed = int(torch.empty((), dtype=torch.int64).random_().item())
-            generator = torch.Generator().manual_seed(seed)
+        # RandomSampler's own seeding, so the order is the one it would draw
+        seed = int(torch.empty((), dtype=torch.int64).random_().item())
+        generator = torch.Generator().manual_seed(seed)
         order = torch.randperm(self.n_rows, generator=generator)
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
-            yield order[start : start + self.batch_size]
+        end = min(len(self) * self.batch_size, self.n_rows)
+        for start, stop in chunk_bounds(end, size=self.batch_size):
+            yield order[start:stop]
 
     def __len__(self):
         if self.drop_last:
@@ -262,8 +182,8 @@ class SequentialBatches:
         self.n_rows, self.batch_size = int(n_rows), int(batch_size)
 
     def __iter__(self):
-        for start in range(0, self.n_rows, self.batch_size):
-            yield slice(start, min(start + self.batch_size, self.n_rows))
+        for start, stop in chunk_bounds(self.n_rows, size=self.batch_size):
+            yield slice(start, stop)
 
     def __len__(self):
         return -(-self.n_rows // self.batch_size)
@@ -304,8 +224,8 @@ def batches_of(pieces, batch_size, drop_last=False):
         if carry is not None:
             piece = np.concatenate([carry, piece])
         full = piece.size - piece.size % batch_size
-        for start in range(0, full, batch_size):
-            yield piece[start : start + batch_size]
+        for start, stop in chunk_bounds(full, size=batch_size):
+            yield piece[start:stop]
         carry = piece[full:] if full < piece.size else None
     if carry is not None and not drop_last:
         yield carry
@@ -314,8 +234,6 @@ def batches_of(pieces, batch_size, drop_last=False):
 def batch_sampler_for(dataset, sampler, shuffle, batch_size, drop_last=False):
     """Batches as index arrays or slices where the dataset takes them (no list of
     Python ints per batch); None where a DataLoader must build the batches."""
-    from torch.utils.data import BatchSampler
-
     if not accepts_index_arrays(dataset):
         return sampler if isinstance(sampler, BatchSampler) else None
     if callable(getattr(sampler, "epoch_batches", None)):
@@ -346,6 +264,11 @@ class EncodedTargets(Dataset):
         self.sample_weight = (
             None if sample_weight is None else np.asarray(sample_weight, np.float32)
         )
+
+    @property
+    def accepts_index_arrays(self):
+        """Whether the dataset under it takes index arrays and slices."""
+        return accepts_index_arrays(self.dataset)
 
     def __len__(self):
         return len(self.dataset)
@@ -387,13 +310,13 @@ class BatchRows:
 
     Not a list of small arrays joined at the end: on a split of millions of rows,
     thousands of kept per-batch arrays land in the holes that each batch's freed
-    reads leave, so that the next batch's reads need fresh memory; the process
-    grew by ~80 bytes a validation row that way (4 million rows, glibc).
+    reads leave, so that the next batch's reads need fresh memory and the process
+    grows with the split.
 
     ``dtype``: the array's type, whatever the batches' (None: the first batch's).
     Logits gathered as float64 become probabilities where they are
     (:func:`skimb.prior.corrected_proba` with ``overwrite_logits``): 8 bytes a row,
-    where float32 logits and their float64 probabilities took 12.
+    and no second array of probabilities.
     """
 
     def __init__(self, n_rows, dtype=None):

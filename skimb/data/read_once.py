@@ -4,6 +4,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .batches import ArrayDataset, accepts_index_arrays
+from .index import chunk_bounds
 from .rows import passing_through
 
 # Validation rows of a dataset read from disk are held in memory up to this size
@@ -28,6 +29,9 @@ class ReadOnce(Dataset):
         Rows that answer ``__getitems__`` with a slice, as skimb's datasets do.
     """
 
+    #: Serves batches from an :class:`ArrayDataset`: index arrays and slices.
+    accepts_index_arrays = True
+
     def __init__(self, dataset):
         self.dataset = dataset
         self._rows = None
@@ -51,8 +55,7 @@ class ReadOnce(Dataset):
 
     def _read(self):
         n, X, y = len(self.dataset), None, None
-        for start in range(0, n, _READ_ROWS):
-            stop = min(start + _READ_ROWS, n)
+        for start, stop in chunk_bounds(n, size=_READ_ROWS):
             X_part, y_part = self.dataset.__getitems__(slice(start, stop))
             if X is None:  # filled in place: no second copy at the peak
                 X = torch.empty((n, *X_part.shape[1:]), dtype=torch.float32)
@@ -74,6 +77,9 @@ class PassingThrough(Dataset):
     dataset : torch Dataset
         Rows that answer ``__getitems__`` with index arrays and slices.
     """
+
+    #: Passes batches on to a dataset that takes index arrays and slices.
+    accepts_index_arrays = True
 
     def __init__(self, dataset):
         self.dataset = dataset

@@ -3,8 +3,8 @@
 The validation split of a fit (:func:`skimb.data.split.first_stratified_fold`) keeps
 every row before a cut, the rows of one class in the short stretch between the two
 classes' cuts, and every row after it: a run, a list, a run. As int32 arrays the two
-parts cost 4 bytes a row for the whole fit (16 MiB for a table of 4 million rows,
-the largest thing that grew with the table). :class:`RowRuns` holds the runs as
+parts would cost 4 bytes a row for the whole fit, growing with the table.
+:class:`RowRuns` holds the runs as
 ``range`` objects and only the stretch as an array, and answers what the fit asks
 of the row numbers (a row, a slice, the rows at a batch's positions) with arrays of
 the asked size.
@@ -14,7 +14,7 @@ import numbers
 
 import numpy as np
 
-from . import batches
+from .index import arange_into, chunk_bounds
 
 
 class RowRuns(np.lib.mixins.NDArrayOperatorsMixin):
@@ -124,7 +124,7 @@ class RowRuns(np.lib.mixins.NDArrayOperatorsMixin):
                 continue
             part = out[low - start : high - start]
             if isinstance(piece, range):
-                batches.arange_into(part, piece.start + (low - first))
+                arange_into(part, piece.start + (low - first))
             else:
                 part[:] = piece[low - first : high - first]
         return out
@@ -143,9 +143,8 @@ class RowRuns(np.lib.mixins.NDArrayOperatorsMixin):
     def _take_mask(self, mask):
         """``rows[mask]`` for a boolean mask over the rows, a chunk at a time."""
         found = []
-        scan = batches.SCAN_ROWS
-        for first in range(0, self.size, scan):
-            where = np.flatnonzero(mask[first : first + scan]) + first
+        for first, last in chunk_bounds(self.size):
+            where = np.flatnonzero(mask[first:last]) + first
             found.append(self.take(where))
         return np.concatenate(found) if found else np.zeros(0, self.dtype)
 

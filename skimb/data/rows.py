@@ -1,14 +1,14 @@
 """The training rows of a fit: their width, labels and storage order."""
 
+import inspect
 from contextlib import contextmanager, nullcontext
 
 import numpy as np
 from torch.utils.data import Subset
 
-from . import batches
-from .batches import EncodedTargets, IndexSubset, count_equal, positions_of
+from .batches import EncodedTargets, IndexSubset
+from .index import count_equal, positions_of
 from .row_runs import RowRuns
-from .sqlite import SQLiteDataset
 
 
 def dataset_width(dataset):
@@ -51,9 +51,12 @@ def sorted_subset(dataset):
 
 
 def in_storage_order(X, labels, sample_weight=None):
-    """A SQLiteDataset view, its labels and row weights reordered by row id (for
-    near-sequential reads); any other dataset as it is."""
-    order = X._storage_order() if isinstance(X, SQLiteDataset) else None
+    """A view, its labels and row weights reordered into storage order (for
+    near-sequential reads), where ``X`` tells the order (``storage_order()``
+    returning positions, as a :class:`~skimb.data.SQLiteDataset` view does, or None
+    when its rows are in that order already); any other dataset as it is."""
+    own = getattr(X, "storage_order", None)
+    order = own() if callable(own) else None
     if order is None:
         return X, labels, sample_weight
     if len(labels) != len(X):
@@ -67,78 +70,13 @@ def reads_in_blocks(dataset):
     """Whether ``dataset`` (under skimb's and torch's wrappers) reads fastest in
     storage order: it says so with ``reads_in_blocks = True``, as
     :class:`SQLiteDataset` does."""
-    return bool(getattr(_root(dataset), "reads_in_blocks", False))
-
-
-def runs_of(keys):
-    """The runs of equal values of the sorted array ``keys``: ``(values, starts,
-    counts)``, as ``np.unique(keys, return_index=True, return_counts=True)`` gives
-    them, without the sorted copy and the argsort np.unique makes (16 bytes a row
-    at their peak, which a fit over millions of rows on disk should not pay)."""
-    keys = np.asarray(keys)
-    starts = np.flatnonzero(keys[1:] != keys[:-1]) + 1
-    starts = np.concatenate([[0], starts]) if keys.size else starts
-    counts = np.diff(np.append(starts, keys.size))
-    return keys[starts], starts, counts
-
-
-def block_runs(n_rows, block_size, storage_positions=None, chunk=None):
-    """``(starts, counts)`` of the runs of rows ``0 .. n_rows - 1`` in one block
-    (``runs_of`` of their block numbers: ``storage_positions // block_size``, or
-    ``row // block_size``), computed a chunk of rows at a time: no array of block
-    numbers as long as the rows. None when the rows are not stored in ascending
-    order."""
-    if storage_positions is None:
-        starts = np.arange(0, n_rows, block_size, dtype=np.int64)
-        return starts, np.minimum(block_size, n_rows - starts)
-    chunk = batches.SCAN_ROWS if chunk is None else chunk
-    starts, last_key = [], None
-    for first in range(0, n_rows, chunk):
-        keys = storage_positions[first : first + chunk] // block_size
-        if np.any(keys[1:] < keys[:-1]) or (
-            last_key is not None and keys[0] < last_key
-        ):
-            return None
-        new_run = np.flatnonzero(keys[1:] != keys[:-1]) + 1 + first
-        if last_key is None or keys[0] != last_key:
-            starts.append(np.array([first]))
-        starts.append(new_run)
-        last_key = keys[-1]
-    starts = np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
-    counts = np.diff(np.append(starts, n_rows))
-    return starts, counts
-
-
-def sorted_block_runs(storage_positions, block_size):
-    """:func:`block_runs` for rows stored in any order: ``(order, starts, counts)``,
-    the rows sorted by block (a stable argsort of ``storage_positions //
-    block_size``) and the runs of one block in that order."""
-    keys = np.asarray(storage_positions) // block_size
-    order = np.argsort(keys, kind="stable")
-    _, starts, counts = runs_of(keys[order])
-    return order, starts, counts
-
-
-def concatenated_ranges(firsts, lengths):
-    """``np.concatenate([np.arange(f, f + n) for f, n in zip(firsts, lengths)])``
-    as one int64 array built in place (no second array of its length)."""
-    firsts, lengths = np.asarray(firsts), np.asarray(lengths)
-    keep = lengths > 0
-    firsts, lengths = firsts[keep].astype(np.int64), lengths[keep]
-    out = np.ones(int(lengths.sum()), dtype=np.int64)
-    if out.size:
-        # Steps of 1 within a range; at each range's start, the jump from the end
-        # of the one before.
-        out[0] = firsts[0]
-        out[np.cumsum(lengths)[:-1]] = firsts[1:] - (firsts[:-1] + lengths[:-1] - 1)
-        np.cumsum(out, out=out)
-    return out
+    return bool(getattr(root_dataset(dataset), "reads_in_blocks", False))
 
 
 def cache_blocks(dataset):
     """Blocks the block cache of the dataset under skimb's and torch's wrappers
     holds (``cache_blocks()``, as :class:`SQLiteDataset` has), else 0."""
-    own = getattr(_root(dataset), "cache_blocks", None)
+    own = getattr(root_dataset(dataset), "cache_blocks", None)
     return int(own()) if callable(own) else 0
 
 
@@ -147,51 +85,59 @@ def passing_through(dataset):
     """Read ``dataset`` without filling the block cache of the dataset under skimb's
     and torch's wrappers (:meth:`SQLiteDataset.passing_through`), where it has
     one."""
-    own = getattr(_root(dataset), "passing_through", None)
+    own = getattr(root_dataset(dataset), "passing_through", None)
     with own() if callable(own) else nullcontext():
         yield
 
 
-def _root(dataset):
-    while isinstance(dataset, (Subset, EncodedTargets)):
-        dataset = dataset.dataset
-    return dataset
+def wrapper_chain(dataset):
+    """``dataset`` and the datasets under it, outermost first, through the wrappers
+    that keep their rows in ``.dataset`` (torch's ``Subset`` and skimb's
+    :class:`IndexSubset`, which pick rows, and :class:`EncodedTargets`, which keeps
+    them all); the last is the dataset that holds the rows."""
+    chain = [dataset]
+    while isinstance(chain[-1], (Subset, EncodedTargets)):
+        chain.append(chain[-1].dataset)
+    return chain
+
+
+def root_dataset(dataset):
+    """The dataset under skimb's and torch's wrappers (:func:`wrapper_chain`)."""
+    return wrapper_chain(dataset)[-1]
+
+
+def root_and_rows(dataset):
+    """The dataset under skimb's and torch's wrappers, and which of its rows each
+    row of ``dataset`` is (the subset's own index array when one subset picks them:
+    no copy)."""
+    chain = wrapper_chain(dataset)
+    picks = [_subset_rows(d) for d in chain if isinstance(d, Subset)]
+    if not picks:
+        return chain[-1], np.arange(len(chain[-1]))
+    rows = picks.pop()
+    while picks:
+        rows = rows[picks.pop()]
+    return chain[-1], rows
+
+
+def _subset_rows(subset):
+    indices = subset.indices
+    # the light split's runs stay runs
+    return indices if isinstance(indices, RowRuns) else np.asarray(indices)
 
 
 def storage_positions(dataset):
     """Where each row of ``dataset`` sits in storage: the position the dataset
     under skimb's and torch's wrappers gives it (``storage_positions()``, as a
-    SQLiteDataset view has), else its row number there."""
-    root, rows = _root_and_rows(dataset)
+    SQLiteDataset view has; asked for these rows only where it takes a ``rows``
+    argument), else its row number there."""
+    root, rows = root_and_rows(dataset)
     own = getattr(root, "storage_positions", None)
     if not callable(own):
         return rows
-    if isinstance(root, SQLiteDataset):  # asked for these rows only: no full array
+    if "rows" in inspect.signature(own).parameters:  # no array of every position
         return own(rows)
     return np.asarray(own())[rows]
-
-
-def _root_and_rows(dataset):
-    """The dataset under skimb's and torch's wrappers, and which of its rows each
-    row of ``dataset`` is (the subset's own index array when it wraps the root
-    directly: no copy)."""
-    dataset = _unencoded(dataset)
-    if not isinstance(dataset, Subset):
-        return dataset, np.arange(len(dataset))
-    inner, indices = _unencoded(dataset.dataset), dataset.indices
-    if not isinstance(indices, RowRuns):  # the light split's runs stay runs
-        indices = np.asarray(indices)
-    if not isinstance(inner, Subset):
-        return inner, indices
-    root, rows = _root_and_rows(inner)
-    return root, rows[indices]
-
-
-def _unencoded(dataset):
-    """``dataset`` without EncodedTargets wrappers (they keep its rows)."""
-    while isinstance(dataset, EncodedTargets):
-        dataset = dataset.dataset
-    return dataset
 
 
 # The rarer class's training rows of a dataset read from disk are held in memory up
@@ -205,7 +151,7 @@ def hold_rare_rows(dataset, labels):
     in memory, up to ``HELD_RARE_MIB`` MiB: all of them when they fit, else the
     first that do (the others are read as before). Rows held for an earlier fit are
     let go."""
-    root, rows = _root_and_rows(dataset)
+    root, rows = root_and_rows(dataset)
     if not callable(getattr(root, "hold_rows", None)):
         return
     labels = np.asarray(labels)

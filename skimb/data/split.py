@@ -16,8 +16,7 @@ import numbers
 import numpy as np
 from skorch.dataset import ValidSplit
 
-from . import batches
-from .batches import byte_value_counts, compact_index_dtype, positions_of
+from .index import byte_value_counts, chunk_bounds, compact_index_dtype, positions_of
 from .row_runs import RowRuns
 
 
@@ -101,9 +100,9 @@ def _after_nth(positive, value, count):
     ``count == 0``)."""
     if count == 0:
         return 0
-    seen, scan = 0, batches.SCAN_ROWS  # as positions_of scans
-    for start in range(0, len(positive), scan):
-        chunk = positive[start : start + scan] == value
+    seen = 0
+    for start, stop in chunk_bounds(len(positive)):  # as positions_of scans
+        chunk = positive[start:stop] == value
         here = int(np.count_nonzero(chunk))
         if seen + here >= count:
             return start + int(np.flatnonzero(chunk)[count - seen - 1]) + 1

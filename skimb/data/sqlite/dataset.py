@@ -1,0 +1,374 @@
+"""The lazy, read-only torch Dataset over one SQLite table, and its views."""
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..batches import Batch
+from ..index import chunk_bounds
+from . import cache
+from .labels import read_ids_and_labels
+from .reader import TableReader
+
+# Rows read by key per query: under SQLite's default limit on host parameters per
+# statement (32766 since 3.32), and few enough that the Python object a query
+# returns per row (~3x the row's bytes while decoded) stays a few MiB.
+KEY_READ_ROWS = 4096
+
+
+class SQLiteDataset(Dataset):
+    """Rows of one SQLite table as ``(x, y)`` pairs, read lazily, by batch.
+
+    Rows are addressed by their primary key, never by ``OFFSET``, and a whole batch is
+    one query (``__getitems__``), decoded with one ``np.frombuffer``. The file is opened
+    read-only (``mode=ro``: a wrong path never creates a file) and lazily in each
+    process, so the dataset is safe with DataLoader workers (fork or spawn) and joblib;
+    it pickles as its parameters and the row selection.
+
+    ``ds[rows]`` with an int array, a list, a slice or a boolean mask (also the
+    ``ds[rows, ...]`` form of scikit-learn's ``_safe_indexing``) returns a view: a
+    ``SQLiteDataset`` restricted to those rows, reading no data. So scikit-learn's
+    splitters, ``cross_val_score(clf, ds, ds.labels)`` and ``GridSearchCV`` work on it
+    unchanged. A view of a view indexes into its parent's rows.
+
+    Parameters
+    ----------
+    path : str or Path
+        The SQLite file. It must exist.
+    table : str, default="data"
+        The table to read.
+    features : None, str or list of str, default=None
+        ``None``: every column but ``label`` and the row id (one BLOB column is read as
+        float32 vectors, otherwise the columns are numeric features); a str: one BLOB
+        column of float32 vectors; a list: numeric columns, in that order.
+    label : str, default="label"
+        The label column.
+    cache_mib : float, default=64
+        Memory for the block cache: decoded features of recently used blocks of
+        ``BLOCK_ROWS`` (256) consecutive rows. A block is read whole, with one range
+        query, when a batch asks for at least 8 of its rows, as the batches of
+        :class:`skimb.samplers.BlockShuffleSampler` and passes in row order over a
+        split do; it then serves the following batches from memory. Random batches
+        over a large table (a row or two per block) are read by primary key. ``0``
+        turns the cache off. The bound holds per dataset object and process (a
+        DataLoader worker has its own); it is allocated as blocks are stored. Rows
+        held with :meth:`hold_rows` come on top of it. Each epoch opens with the
+        blocks the cache kept from the last one, so a larger cache saves rereads in
+        proportion, for more peak memory (``benchmarks/bench_sqlite_defaults.py
+        --cache-mib`` measures the trade).
+
+    Attributes
+    ----------
+    shape : tuple of int
+        ``(n_rows, n_features)`` of the selected rows.
+    labels : ndarray
+        Every selected row's label, read without touching the features; integer
+        labels in the smallest integer type that holds both values (``int8`` for
+        0/1), as memory per row counts on tables of millions of rows.
+    reader : skimb.data.sqlite.reader.TableReader
+        The table's schema and this thread's read-only connections.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from skimb.data import SQLiteDataset, write_sqlite
+    >>> path = os.path.join(tempfile.mkdtemp(), "demo.db")
+    >>> write_sqlite(path, np.arange(6, dtype=np.float32).reshape(3, 2), [0, 1, 0])
+    >>> ds = SQLiteDataset(path)
+    >>> ds.shape, ds.labels.tolist()
+    ((3, 2), [0, 1, 0])
+    >>> x, y = ds[1]
+    >>> x.tolist(), int(y)
+    ([2.0, 3.0], 1)
+    >>> ds[[2, 0]].labels.tolist()
+    [0, 0]
+    """
+
+    #: Reads fastest in storage order: the classifier block-shuffles it by default.
+    reads_in_blocks = True
+    #: ``__getitems__`` takes index arrays and slices.
+    accepts_index_arrays = True
+
+    def __init__(
+        self, path, table="data", features=None, label="label", *, cache_mib=64
+    ):
+        self.path = str(path)
+        self.table = table
+        self.features = features
+        self.label = label
+        self.cache_mib = cache_mib
+        if not Path(self.path).is_file():
+            raise FileNotFoundError(f"no SQLite file at {self.path!r}")
+        if (
+            isinstance(cache_mib, bool)
+            or not isinstance(cache_mib, (int, float, np.integer, np.floating))
+            or not cache_mib >= 0
+        ):
+            raise ValueError(f"cache_mib must be a number >= 0, got {cache_mib!r}")
+        self._positions = None  # None: every row, in primary-key order
+        self._held = None
+        self._all_ids = self._all_labels = None
+        self._cache = None
+        self.reader = TableReader(self.path, table, features, label)
+        self.n_features = self.reader.schema.n_features
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        # The id/label columns are re-read lazily in the new process.
+        state.update(_held=None, _all_ids=None, _all_labels=None, _cache=None)
+        return state
+
+    # -- ids and labels ----------------------------------------------------------
+    def _load_ids_and_labels(self):
+        if self._all_ids is None:
+            self._all_ids, self._all_labels = read_ids_and_labels(self.reader)
+        return self._all_ids, self._all_labels
+
+    def _selected(self, array):
+        return array if self._positions is None else array[self._positions]
+
+    @property
+    def labels(self):
+        return self._selected(self._load_ids_and_labels()[1])
+
+    @property
+    def shape(self):
+        return (len(self), self.n_features)
+
+    def __len__(self):
+        if self._positions is not None:
+            return len(self._positions)
+        if self._all_ids is None:
+            return self.reader.count_rows()
+        return len(self._all_ids)
+
+    # -- indexing ----------------------------------------------------------------
+    def __getitem__(self, key):
+        if isinstance(key, tuple):  # scikit-learn's _safe_indexing: ds[rows, ...]
+            if len(key) != 2 or key[1] not in (Ellipsis, slice(None)):
+                raise IndexError(
+                    f"SQLiteDataset supports ds[rows] and ds[rows, ...], got {key!r}"
+                )
+            key = key[0]
+        if isinstance(key, (int, np.integer)):
+            X, y = self._fetch(np.array([key]))
+            return X[0], y[0]
+        return self._view(key)
+
+    def __getitems__(self, indices):
+        if isinstance(indices, slice):
+            indices = np.arange(*indices.indices(len(self)))
+        X, y = self._fetch(np.asarray(indices, dtype=np.int64))
+        return Batch((torch.from_numpy(X), torch.from_numpy(y)))
+
+    def _view(self, key):
+        n = len(self)
+        positions = np.arange(n)[key] if isinstance(key, slice) else np.asarray(key)
+        if positions.dtype == bool:
+            if positions.shape != (n,):
+                raise IndexError(
+                    f"boolean mask of shape {positions.shape} does not match {n} rows"
+                )
+            positions = np.flatnonzero(positions)
+        if positions.size and not np.issubdtype(positions.dtype, np.integer):
+            raise IndexError(
+                f"rows must be ints or a boolean mask, got dtype {positions.dtype}"
+            )
+        positions = positions.astype(np.int64).ravel()
+        if positions.size and (positions.min() < -n or positions.max() >= n):
+            raise IndexError(f"row index out of range for {n} rows")
+        positions = np.where(positions < 0, positions + n, positions)
+        view = object.__new__(type(self))
+        view.__dict__.update(self.__dict__)
+        parent = self._positions
+        view._positions = positions if parent is None else parent[positions]
+        return view
+
+    def storage_positions(self, rows=None):
+        """Row number in the table's primary-key order of each row of this view (of
+        every row: ``0 .. n - 1``, for the whole table), or of the rows ``rows`` of
+        it. Samplers cut their blocks over these positions, so that their blocks
+        are the cache's blocks.
+
+        Parameters
+        ----------
+        rows : array-like of int or None, default=None
+            Rows of this view; None: all of them. For the whole table, the
+            positions are the rows themselves (returned as given, no copy).
+        """
+        if self._positions is None:
+            return np.arange(len(self)) if rows is None else rows
+        return self._positions.copy() if rows is None else self._positions[rows]
+
+    def storage_order(self):
+        """Positions that put this view's rows in primary-key order (``ds[order]``
+        reads near-sequentially), or None when they are in that order already."""
+        positions = self._positions
+        if positions is None or not np.any(positions[1:] < positions[:-1]):
+            return None
+        return np.argsort(positions, kind="stable")
+
+    # -- reading -----------------------------------------------------------------
+    def _fetch(self, indices, by_key=False):
+        """Features (float32, 2-d) and labels of the rows at these positions
+        (``by_key``: each read by its key, the block cache left out)."""
+        ids, labels = self._load_ids_and_labels()
+        n = len(self)
+        if indices.size:
+            lowest, highest = indices.min(), indices.max()
+            if lowest < -n or highest >= n:
+                raise IndexError(f"row index out of range for {n} rows")
+            if lowest < 0:
+                indices = np.where(indices < 0, indices + n, indices)
+        positions = indices if self._positions is None else self._positions[indices]
+        X = np.empty((len(positions), self.n_features), dtype=np.float32)
+        # Held rows are left out of the block reads (a held positive's block is
+        # not worth a read) and filled last, over whatever the cache wrote there.
+        held = None if self._held is None else self._held.holds(positions)
+        rest = self._fill_from_blocks(positions, X, held, by_key)
+        if held is not None:
+            self._held.fill(positions, X, held)
+        for first, last in chunk_bounds(len(rest), size=KEY_READ_ROWS):
+            chunk = rest[first:last]
+            X[chunk] = self.reader.read_features(ids[positions[chunk]])
+        return X, labels[positions]
+
+    def hold_rows(self, rows):
+        """Read these rows now (in key order) and keep them decoded in memory for
+        the rest of this object's life, or until the next call (``None`` lets them
+        go).
+
+        For rows that batches ask for every epoch, but one at a time: the
+        positives, which :class:`~skimb.samplers.BlockShuffleSampler` spreads over
+        the epoch and which would otherwise be read by key each time. The
+        classifier holds a fit's training positives, up to 16 MiB of them.
+
+        Parameters
+        ----------
+        rows : array-like of int or None
+            Rows of this dataset (positions, as for indexing).
+        """
+        self._held = None
+        if rows is not None:
+            rows = np.unique(np.asarray(rows, dtype=np.int64))
+            # By key: scattered rows, whose blocks are not worth reading, nor
+            # caching.
+            features = self._fetch(rows, by_key=True)[0]
+            positions = rows if self._positions is None else self._positions[rows]
+            if np.any(positions[1:] < positions[:-1]):  # else no sorted copies
+                order = np.argsort(positions)
+                positions, features = positions[order], features[order]
+            n_table_rows = len(self._load_ids_and_labels()[0])
+            self._held = HeldRows(positions, features, n_table_rows)
+
+    @property
+    def held_rows(self):
+        """The :class:`HeldRows` that :meth:`hold_rows` keeps, or None."""
+        return self._held
+
+    # -- block cache -------------------------------------------------------------
+    def cache_blocks(self):
+        """How many blocks of ``BLOCK_ROWS`` rows the block cache holds at most (0
+        with ``cache_mib=0``): samplers that know it can start an epoch with the
+        blocks the last one left in the cache."""
+        if not self.cache_mib > 0:
+            return 0
+        return cache.capacity(self.cache_mib, self.n_features, self._n_blocks())
+
+    @property
+    def block_cache(self):
+        """This process's :class:`~skimb.data.sqlite.cache.BlockCache`: None before
+        the first read through it (and with ``cache_mib=0``)."""
+        return self._cache
+
+    def _n_blocks(self):
+        """Blocks of ``BLOCK_ROWS`` rows the table is cut into."""
+        return -(-len(self._load_ids_and_labels()[0]) // cache.BLOCK_ROWS)
+
+    @contextmanager
+    def passing_through(self):
+        """Within the block, this thread's reads leave the block cache as it is:
+        blocks are still read whole, but not kept.
+
+        For a pass over rows that the caller keeps itself (the classifier's
+        validation rows, held after one read): kept in the cache, their blocks
+        would push out the training blocks the next epoch starts with.
+        """
+        local = self.reader.local
+        before = getattr(local, "passing", False)
+        local.passing = True
+        try:
+            yield self
+        finally:
+            local.passing = before
+
+    def _fill_from_blocks(self, positions, X, skip=None, by_key=False):
+        """Fill the rows of X that the block cache can serve
+        (:meth:`BlockCache.fill`); return the rows it cannot, other than those in
+        ``skip`` (a mask, or None). ``by_key``: the cache is left out, and every
+        row not skipped is returned."""
+        block_cache = None if by_key else self._block_cache()
+        if block_cache is None:
+            every = np.arange(len(positions))
+            return every if skip is None else every[~skip]
+        passing = getattr(self.reader.local, "passing", False)
+        return block_cache.fill(positions, X, self.read_block, skip, passing)
+
+    def _block_cache(self):
+        if self._cache is not None and self._cache.pid != os.getpid():
+            self._cache = None  # a forked process: its own cache, and lock
+        if self._cache is None:
+            capacity = self.cache_blocks()
+            if capacity >= 1:
+                self._cache = cache.BlockCache(
+                    self._n_blocks(), capacity, self.n_features
+                )
+        return self._cache
+
+    def read_block(self, block):
+        """Features of the table's block ``block`` (rows ``[block * BLOCK_ROWS,
+        (block + 1) * BLOCK_ROWS)`` in primary-key order), read whole from the file
+        with one range query; the block cache calls it for each block it reads."""
+        ids = self._load_ids_and_labels()[0]
+        first = block * cache.BLOCK_ROWS
+        last = min((block + 1) * cache.BLOCK_ROWS, len(ids)) - 1
+        return self.reader.read_range(ids[first : last + 1])
+
+    def __repr__(self):
+        return (
+            f"SQLiteDataset({self.path!r}, table={self.table!r}, "
+            f"features={self.features!r}, label={self.label!r}) with "
+            f"{len(self)} rows"
+        )
+
+
+class HeldRows:
+    """Decoded rows kept by table position; see :meth:`SQLiteDataset.hold_rows`.
+
+    Which positions are held is also kept as one bit per table row (125 KB for a
+    million rows): every batch asks, and a bit lookup costs a fraction of a binary
+    search of the held positions.
+    """
+
+    def __init__(self, positions, features, n_table_rows):
+        self.positions, self.features = positions, features
+        # Set bit by bit (no array of a byte per table row on the way).
+        self.bits = np.zeros(-(-n_table_rows // 8), dtype=np.uint8)
+        np.bitwise_or.at(
+            self.bits, positions >> 3, (1 << (positions & 7)).astype(np.uint8)
+        )
+
+    def holds(self, positions):
+        """Whether each of these table positions is held."""
+        bits = self.bits[positions >> 3] >> (positions & 7).astype(np.uint8)
+        return (bits & 1).view(bool)
+
+    def fill(self, positions, X, held):
+        """Fill the rows of X that ``held`` (from :meth:`holds`) marks."""
+        rows = np.flatnonzero(held)
+        if len(rows):
+            X[rows] = self.features[np.searchsorted(self.positions, positions[rows])]
