@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_sqlite import RESULTS, make_db  # noqa: E402
 
-import skimb.classifier  # noqa: E402
+import skimb.training.plan  # noqa: E402
 from skimb import ImbalancedNetClassifier, SQLiteDataset  # noqa: E402
 from skimb.data import rows  # noqa: E402
 
@@ -46,7 +46,7 @@ def hold_all_or_none(dataset, labels):
 
 
 def timed_fit(path, seed, rule):
-    skimb.classifier.hold_rare_rows = rule
+    skimb.training.plan.hold_rare_rows = rule
     ds = SQLiteDataset(path)
     start = time.perf_counter()
     clf = ImbalancedNetClassifier(max_epochs=3, random_state=seed, verbose=0)

@@ -15,7 +15,7 @@ from .modules import resolve_module
 from .samplers import SAMPLERS
 from .scaling import SCALINGS
 from .schedules import SCHEDULES, WeightSchedule
-from .weights import POS_WEIGHT_NAMES, check_pos_weight_value
+from .weights import check_pos_weight
 
 LOSSES = ("bce", "focal")
 PRECISIONS = (None, "bf16", "fp16")
@@ -25,7 +25,7 @@ def check_params(net):
     """Validate every skimb-specific parameter of ``net``."""
     resolve_module(net.module)  # raises on an unknown name
     _check_choice("loss", net.loss, LOSSES)
-    _check_pos_weight(net.pos_weight)
+    check_pos_weight(net.pos_weight)
     if net.focal_alpha is not None and not (
         _is_real(net.focal_alpha) and 0 <= net.focal_alpha <= 1
     ):
@@ -34,8 +34,8 @@ def check_params(net):
         )
     if not (_is_real(net.focal_gamma) and net.focal_gamma >= 0):
         raise ValueError(f"focal_gamma must be a float >= 0, got {net.focal_gamma!r}")
-    _check_strategy("sampler", net.sampler, SAMPLERS, Sampler)
-    _check_strategy("weight_schedule", net.weight_schedule, SCHEDULES, WeightSchedule)
+    check_strategy("sampler", net.sampler, SAMPLERS, Sampler)
+    check_strategy("weight_schedule", net.weight_schedule, SCHEDULES, WeightSchedule)
     _check_device(net.device)
     if net.random_state is not None and (
         isinstance(net.random_state, bool)
@@ -112,18 +112,9 @@ def _check_auto_int(name, value, allow=()):
     raise ValueError(f"{name} must be 'auto' or a positive int{extra}, got {value!r}")
 
 
-def _check_pos_weight(pos_weight):
-    if pos_weight is None or callable(pos_weight) or pos_weight in POS_WEIGHT_NAMES:
-        return
-    if isinstance(pos_weight, str):
-        raise ValueError(
-            f"pos_weight={pos_weight!r} is not one of None, a float > 0, "
-            f"{', '.join(map(repr, POS_WEIGHT_NAMES))} or a callable f(y) -> float"
-        )
-    check_pos_weight_value(pos_weight)
-
-
-def _check_strategy(name, value, names, base):
+def check_strategy(name, value, names, base):
+    """Raise unless ``value`` is None, one of ``names``, or a ``base`` class or
+    instance."""
     if value is None or (isinstance(value, str) and value in names):
         return
     if isinstance(value, base) or (isinstance(value, type) and issubclass(value, base)):

@@ -7,7 +7,9 @@ import torch
 from skorch.hf import AccelerateMixin
 from torch.utils.data import BatchSampler
 
-from .classifier import ImbalancedNetClassifier, _accepts
+from .classifier import ImbalancedNetClassifier
+from .seeds import torch_seed
+from .training.signatures import accepts
 
 
 class AcceleratedImbalancedNetClassifier(AccelerateMixin, ImbalancedNetClassifier):
@@ -62,7 +64,7 @@ class AcceleratedImbalancedNetClassifier(AccelerateMixin, ImbalancedNetClassifie
 
     def _sampler_sharding(self, sampler_class, options):
         # accelerate deals the batches out: the sampler itself must not shard
-        if _accepts(sampler_class, "num_replicas"):
+        if accepts(sampler_class, "num_replicas"):
             return {**options, "num_replicas": 1, "rank": 0}
         return options
 
@@ -113,7 +115,7 @@ class AcceleratedImbalancedNetClassifier(AccelerateMixin, ImbalancedNetClassifie
     def _share_a_seed(self):
         from accelerate.utils import broadcast_object_list
 
-        seed = [int(torch.randint(0, 2**62, ()).item())]
+        seed = [torch_seed()]
         if self.accelerator.num_processes > 1:
             broadcast_object_list(seed, from_process=0)
         torch.manual_seed(seed[0])

@@ -29,6 +29,7 @@ from sklearn.model_selection import StratifiedKFold
 from torch.utils.data import Subset
 
 from .data.split import stratified_folds
+from .seeds import derived_seed
 from .thresholds import f1_optimal_threshold
 
 #: ``bagging="auto"`` bags data sets of at most this many training rows.
@@ -152,49 +153,73 @@ class BaggedModule(torch.nn.Module):
         return torch.cat(columns, dim=1)
 
 
+#: What a bag sets on the classifier beyond a single network's fitted attributes;
+#: a later fit of one network removes them.
+BAG_ATTRIBUTES = ("best_epochs_", "bag_histories_")
+#: The last network's fitted attributes the bag takes as its own.
+SHARED_ATTRIBUTES = (
+    "classes_",
+    "n_features_in_",
+    "feature_names_in_",
+    "batch_size_",
+    "max_epochs_",
+    "sampler_",
+)
+
+
 def fit_bagged(net, X, y, sample_weight, bags, **fit_params):
-    """Fit ``bags`` copies of ``net`` on the folds of the training rows and make
-    ``net`` their bag (see the module docstring). Returns ``net``."""
+    """Fit ``bags`` clones of ``net`` on the folds of the training rows and make
+    ``net`` their bag (see the module docstring). Returns ``net``.
+
+    Each clone is fitted by :meth:`ImbalancedNetClassifier.fit_scored`, which
+    returns the scores of its validation fold; the bag's threshold is tuned on all
+    of them together."""
     seed = net.random_state
-    fold_seed = int(np.random.SeedSequence(seed).generate_state(1)[0])
-    members = []
+    fold_seed = derived_seed(seed)
+    members, scores = [], []
     for fold in range(bags):
         member = clone(net).set_params(
             bagging=None,
             train_split=FoldSplit(bags, fold, fold_seed),
-            random_state=None
-            if seed is None
-            else int(np.random.SeedSequence([seed, fold]).generate_state(1)[0]),
+            random_state=None if seed is None else derived_seed(seed, fold),
         )
         # The user's callback instances, as a fit without bagging uses them (each
         # network's fit initializes them again; they end with the last one's state).
         member.callbacks = net.callbacks
-        member._keep_threshold_inputs = net.threshold == "f1"
         if net.verbose:
             print(f"bag {fold + 1}/{bags}")
-        member.fit(X, y, sample_weight=sample_weight, **fit_params)
+        scores.append(
+            member.fit_scored(X, y, sample_weight=sample_weight, **fit_params)
+        )
         members.append(member)
-    _become_bag(net, members)
+    _become_bag(net, members, scores)
     return net
 
 
-def _become_bag(net, members):
+def _become_bag(net, members, scores):
     last = members[-1]
-    # The last network's fitted state (classes_, n_features_in_, history_, criterion_,
-    # callbacks_, ... and skorch's registries of them), then the bag's own module,
-    # threshold and selection.
-    registries = ("_modules", "_criteria", "_optimizers")
-    for name, value in vars(last).items():
-        if name in registries or name.endswith("_") and not name.startswith("_"):
-            setattr(net, name, value)
+    for name in SHARED_ATTRIBUTES:
+        if hasattr(last, name):
+            setattr(net, name, getattr(last, name))
+    # The bag's own criterion, optimizer and skorch's registries of them; the
+    # callbacks are the last network's, whose state the user's instances carry
+    # (initializing them again would reset it).
+    callbacks, net.callbacks = net.callbacks, "disable"
+    try:
+        with net._fit_context(epochs_done=0):
+            net.initialize()
+    finally:
+        net.callbacks = callbacks
+    net.callbacks_ = last.callbacks_
     net.module_ = BaggedModule(
         [m.module_ for m in members],
         [m.scaler_ for m in members],
         [m.logit_shift_ for m in members],
     ).to(_device_of(last.module_))
     net.initialize_optimizer()
-    net.scaler_ = None
-    net.logit_shift_ = 0.0  # inside module_, bag by bag
+    net.history_ = last.history_
+    net.scaler_ = None  # inside module_, network by network
+    net.logit_shift_ = 0.0  # inside module_ too
     net.pos_weight_ = float(np.mean([m.pos_weight_ for m in members]))
     net.best_epochs_ = [m.best_epoch_ for m in members]
     net.best_epoch_ = last.best_epoch_
@@ -203,12 +228,13 @@ def _become_bag(net, members):
     if net.threshold == "f1":
         targets, proba, weights = (
             None if parts[0] is None else np.concatenate(parts)
-            for parts in zip(*(m._threshold_inputs for m in members), strict=True)
+            for parts in zip(*scores, strict=True)
         )
         # The F1-optimal threshold against the labels: on the predictions of all
         # training rows it is no longer the noisy estimate it is on one validation
         # fold, which skimb.thresholds.tuned_threshold steadies with the expected F1
-        # (development run in the README: mean F1 0.627 vs 0.603 with that mean).
+        # (development run in docs/defaults.md: mean F1 0.627 vs 0.603 with that
+        # mean).
         net.threshold_ = f1_optimal_threshold(targets, proba, weights)
     else:
         net.threshold_ = float(net.threshold)

@@ -24,6 +24,8 @@ MAX_BATCH_SIZE = 512
 TARGET_STEPS = 10_000
 MIN_EPOCHS = 20
 MAX_EPOCHS = 200
+#: Smallest batch for validation and prediction with ``batch_size="auto"``.
+INFERENCE_BATCH_SIZE = 1024
 
 
 def auto_batch_size(n_rows):
@@ -69,3 +71,21 @@ def resolve_budget(batch_size, max_epochs, n_rows):
     if max_epochs == "auto":
         max_epochs = auto_max_epochs(n_rows, batch_size)
     return batch_size, max_epochs
+
+
+def batch_size_in_use(batch_size, fitted_batch_size, training):
+    """Rows a batch: the ``batch_size`` parameter, or with ``"auto"`` the fitted
+    ``batch_size_`` for training and at least ``INFERENCE_BATCH_SIZE`` for
+    validation and prediction (no gradient: larger batches cost no quality).
+
+    Examples
+    --------
+    >>> batch_size_in_use("auto", 64, True), batch_size_in_use("auto", 64, False)
+    (64, 1024)
+    >>> batch_size_in_use(128, 64, False), batch_size_in_use("auto", None, True)
+    (128, 1024)
+    """
+    if batch_size != "auto":
+        return batch_size
+    fitted = fitted_batch_size or INFERENCE_BATCH_SIZE
+    return fitted if training else max(fitted, INFERENCE_BATCH_SIZE)

@@ -11,6 +11,8 @@ import math
 from skorch.callbacks import ProgressBar
 from tqdm.auto import tqdm
 
+from .budget import batch_size_in_use
+
 #: Seconds of work before an ``"auto"`` bar shows.
 DELAY_S = 2.0
 
@@ -24,7 +26,7 @@ class EpochProgressBar(ProgressBar):
         self.delay = delay
 
     def _get_batch_size(self, net, training):
-        return net._batch_size(training)
+        return _batch_size(net, training)
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         total = self._get_batches_per_epoch(net, dataset_train, dataset_valid)
@@ -39,7 +41,7 @@ def progress(iterable, net, total_rows, description):
     delay = _delay(net)
     if delay is None:
         return iterable
-    total = math.ceil(total_rows / max(net._batch_size(False), 1))
+    total = math.ceil(total_rows / max(_batch_size(net, False), 1))
     return tqdm(iterable, total=total, leave=False, delay=delay, desc=description)
 
 
@@ -53,3 +55,9 @@ def _delay(net):
     if net.progress is False or (net.progress == "auto" and not net.verbose):
         return None
     return 0.0 if net.progress is True else DELAY_S
+
+
+def _batch_size(net, training):
+    return batch_size_in_use(
+        net.batch_size, getattr(net, "batch_size_", None), training
+    )

@@ -13,7 +13,6 @@ import functools
 import numbers
 
 import numpy as np
-import torch
 import torch.distributed as dist
 from torch.utils.data import BatchSampler, Sampler
 
@@ -27,6 +26,7 @@ from .data.index import (
     sorted_block_runs,
 )
 from .data.row_runs import RowRuns
+from .seeds import torch_seed
 
 #: Blocks whose rows a block-shuffled order mixes together (``window``).
 DEFAULT_WINDOW = 32
@@ -59,7 +59,7 @@ class _LabelSampler:
         if seed is None:
             # Drawn from torch's global RNG, as torch's RandomSampler does, so that
             # torch.manual_seed makes the sampler reproducible.
-            seed = int(torch.randint(0, 2**62, ()).item())
+            seed = torch_seed()
         self.seed = int(seed)
         self.num_replicas, self.rank = _replica_and_rank(num_replicas, rank)
         self.epoch = 0

@@ -290,18 +290,6 @@ def tuned_threshold(
     return 0.5 * (curve.f1_threshold() + curve.expected_f1_threshold())
 
 
-def best_f1(y_true, proba, sample_weight=None):
-    """The highest F1 that any threshold reaches on ``proba``.
-
-    Examples
-    --------
-    >>> best_f1([0, 0, 1, 1], [0.1, 0.3, 0.35, 0.8])
-    1.0
-    """
-    threshold = f1_optimal_threshold(y_true, proba, sample_weight)
-    return f1_at(y_true, proba, threshold, sample_weight)
-
-
 def f1_at(y_true, proba, threshold, sample_weight=None):
     """F1 of predicting ``proba > threshold`` (0 when nothing is predicted positive)."""
     y_true = np.asarray(y_true).ravel() > 0.5

@@ -129,21 +129,29 @@ def resolve_pos_weight(pos_weight, y):
     """
     if pos_weight is None:
         return 1.0
-    if isinstance(pos_weight, str):
-        if pos_weight == "balanced":
-            weight = balanced(y)
-        elif pos_weight == "sqrt":
-            weight = sqrt(y)
-        else:
-            raise ValueError(
-                f"pos_weight={pos_weight!r} is not one of None, a float > 0, "
-                f"{', '.join(map(repr, POS_WEIGHT_NAMES))} or a callable"
-            )
+    check_pos_weight(pos_weight)
+    if pos_weight == "balanced":
+        weight = balanced(y)
+    elif pos_weight == "sqrt":
+        weight = sqrt(y)
     elif callable(pos_weight):
         weight = pos_weight(np.asarray(y))
     else:
         weight = pos_weight
     return check_pos_weight_value(weight, source=pos_weight)
+
+
+def check_pos_weight(pos_weight):
+    """Raise unless ``pos_weight`` is a valid setting: None, a name, a callable or
+    a finite float > 0."""
+    if pos_weight is None or callable(pos_weight) or pos_weight in POS_WEIGHT_NAMES:
+        return
+    if isinstance(pos_weight, str):
+        raise ValueError(
+            f"pos_weight={pos_weight!r} is not one of None, a float > 0, "
+            f"{', '.join(map(repr, POS_WEIGHT_NAMES))} or a callable f(y) -> float"
+        )
+    check_pos_weight_value(pos_weight)
 
 
 def check_pos_weight_value(weight, source=None):

