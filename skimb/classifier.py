@@ -276,7 +276,7 @@ default=None
                 vars(self).pop("scaler_", None)  # fitted anew with the module
             # NeuralNet's partial_fit: the data are prepared already
             super().partial_fit(X, y, _routing_method="fit", **fit_params)
-            decision.finish_fit(self, plan)
+            decision.finish_fit(self, plan, self._selects_epoch())
         return plan.scores
 
     def partial_fit(self, X, y=None, classes=None, sample_weight=None, **fit_params):
@@ -298,7 +298,7 @@ default=None
                 if first:
                     vars(self).pop("scaler_", None)
                 super().partial_fit(X, y, **fit_params)
-                decision.finish_fit(self, plan)
+                decision.finish_fit(self, plan, self._selects_epoch())
         return self
 
     @contextmanager

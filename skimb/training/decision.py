@@ -57,17 +57,17 @@ def threshold_scores(net, rows, shift):
     return scored.scored(shift)
 
 
-def finish_fit(net, plan):
+def finish_fit(net, plan, selects_epoch):
     """Fix what ``predict_proba`` and ``predict`` apply (``logit_shift_``,
     ``threshold_``, ``best_epoch_``, ``n_bags_``) for the weights the module of
     ``net`` holds at the end of the fit of ``plan`` (those of ``best_epoch_`` after
-    a selection)."""
+    a selection; ``selects_epoch``: whether the fit selected one)."""
     # partial_fit after bagging trains the bag on; a fresh fit forgets it
     net.n_bags_ = getattr(net.module_, "n_bags", 1)
     if net.n_bags_ == 1:
         for stale in BAG_ATTRIBUTES:
             net.__dict__.pop(stale, None)
-    if not hasattr(net, "best_epoch_") or not net._selects_epoch():
+    if not hasattr(net, "best_epoch_") or not selects_epoch:
         net.best_epoch_ = None
     epoch = net.best_epoch_ or len(net.history)
     net.logit_shift_ = net.logit_shift(net.history[epoch - 1, "pos_weight"])
