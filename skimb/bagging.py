@@ -30,7 +30,9 @@ from torch.utils.data import Subset
 
 from .data.split import stratified_folds
 from .seeds import derived_seed
+from .tables.columns import needs_encoding
 from .thresholds import f1_optimal_threshold
+from .training.inputs import fitted_table
 
 #: ``bagging="auto"`` bags data sets of at most this many training rows.
 AUTO_MAX_ROWS = 20_000
@@ -176,6 +178,19 @@ def fit_bagged(net, X, y, sample_weight, bags, **fit_params):
     of them together."""
     seed = net.random_state
     fold_seed = derived_seed(seed)
+    table = None
+    vars(net).pop("table_encoder_", None)
+    if needs_encoding(X, net.categorical):
+        # One encoding for the bag, learned on all its rows, the target encoding
+        # cross-fitted on the bag's folds: network j's validation fold is encoded
+        # from its training folds alone.
+        X, _ = fitted_table(net, X, y, folds=bags, seed=fold_seed, train_rows=None)
+        table = net.table_encoder_
+        raw_columns = {
+            name: getattr(net, name)
+            for name in ("n_features_in_", "feature_names_in_")
+            if hasattr(net, name)
+        }
     members, scores = [], []
     for fold in range(bags):
         member = clone(net).set_params(
@@ -189,10 +204,17 @@ def fit_bagged(net, X, y, sample_weight, bags, **fit_params):
         if net.verbose:
             print(f"bag {fold + 1}/{bags}")
         scores.append(
-            member.fit_scored(X, y, sample_weight=sample_weight, **fit_params)
+            member.fit_scored(
+                X, y, sample_weight=sample_weight, encoded_by=table, **fit_params
+            )
         )
         members.append(member)
     _become_bag(net, members, scores)
+    if table is not None:
+        net.table_encoder_ = table
+        vars(net).pop("feature_names_in_", None)
+        for name, value in raw_columns.items():
+            setattr(net, name, value)
     return net
 
 

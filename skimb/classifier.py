@@ -7,9 +7,7 @@ the fit's mechanics in :mod:`skimb.training` (see ``docs/`` for how they work).
 from contextlib import contextmanager
 from functools import partial
 
-import numpy as np
 import torch
-from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet, NeuralNetBinaryClassifier
 from skorch.utils import is_dataset
 
@@ -19,16 +17,18 @@ from .batch_loop import LeanBatchLoop
 from .budget import resolve_budget
 from .data.batches import ArrayDataset
 from .history import close_epoch
-from .progress import progress
-from .threads import cooperative_threads
 from .training import construction, decision, step
 from .training.inputs import check_classes, n_rows, training_data
-from .training.loading import array_dataset, batch_iterator, predicted_proba
+from .training.loading import array_dataset, batch_iterator
+from .training.manners import BinaryEstimatorManners
 from .training.plan import FitPlan, split_datasets
+from .training.prediction import ThresholdedPrediction
 from .training.runtime import AutoDevicePickling, concrete_device, fit_runtime
 
 
 class ImbalancedNetClassifier(
+    BinaryEstimatorManners,
+    ThresholdedPrediction,
     AutoDevicePickling,
     LeanBatchLoop,
     step.MixedPrecisionSteps,
@@ -85,6 +85,11 @@ default=None
         Undo the prior shift of the weight and sampler (:mod:`skimb.prior`).
     scaling : None, "standard" or "robust", default="standard"
         Feature scaling on training-row statistics (:mod:`skimb.scaling`).
+    categorical : "auto", list of column names or positions, or None, \
+default="auto"
+        The categorical columns of a DataFrame (``"auto"``: the non-numeric
+        dtypes), encoded on the training rows (:class:`skimb.tables.TableEncoder`,
+        options via ``table__*``); missing numbers are imputed with an indicator.
     progress : "auto" or bool, default="auto"
         tqdm bars; ``"auto"``: with ``verbose``, after 2 seconds of work.
     optimizer, lr : "auto", or a torch optimizer class and a float, default="auto"
@@ -100,6 +105,9 @@ default=None
         The two labels, sorted; ``classes_[1]`` is the positive class.
     n_features_in_, feature_names_in_
         The width of ``X`` and, for a DataFrame, its column names.
+    table_encoder_ : TableEncoder
+        After a fit on a table (a DataFrame, or an array with missing values):
+        how its columns reach the network.
     pos_weight_, threshold_, logit_shift_ : float
         The resolved positive weight, ``predict``'s threshold, and what
         ``predict_proba`` subtracts from the logits.
@@ -135,6 +143,7 @@ default=None
         "sampler",
         "weight_schedule",
         "early_stopping",
+        "table",
     ]
 
     def __init__(
@@ -157,6 +166,7 @@ default=None
         threshold="f1",
         prior_correction=True,
         scaling="standard",
+        categorical="auto",
         progress="auto",
         optimizer="auto",
         lr="auto",
@@ -186,28 +196,8 @@ default=None
         self.bagging = bagging
         self.prior_correction = prior_correction
         self.scaling = scaling
+        self.categorical = categorical
         self.progress = progress
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False
-        tags.target_tags.required = True
-        return tags
-
-    def _get_param_names(self):
-        # skorch stores `_params_to_validate` in __init__; it is no parameter.
-        return [k for k in super()._get_param_names() if not k.startswith("_")]
-
-    @property
-    def classes_(self):  # skorch's class hard-codes [0, 1]; ours are learned
-        try:
-            return self.__dict__["classes_"]
-        except KeyError:
-            raise AttributeError("classes_ is set by fit") from None
-
-    @classes_.setter
-    def classes_(self, value):
-        self.__dict__["classes_"] = value
 
     @property
     def _default_callbacks(self):
@@ -254,23 +244,27 @@ default=None
         self._fit_network(X, y, sample_weight, fit_params)
         return self
 
-    def fit_scored(self, X, y=None, sample_weight=None, **fit_params):
+    def fit_scored(
+        self, X, y=None, sample_weight=None, *, encoded_by=None, **fit_params
+    ):
         """Fit one network as :meth:`fit` does without bagging, and return the
         scores of the rows its threshold is tuned on (the validation split):
         ``(0/1 flags, prior-corrected probabilities, row weights or None)``.
-        :mod:`skimb.bagging` builds a bag from these out-of-fold scores."""
+        :mod:`skimb.bagging` builds a bag from these out-of-fold scores;
+        ``encoded_by``: ``X`` is the matrix this fitted
+        :class:`~skimb.tables.TableEncoder` made of a table (the bag's)."""
         check_params(self)
-        return self._fit_network(X, y, sample_weight, fit_params, keep_scores=True)
+        return self._fit_network(
+            X, y, sample_weight, fit_params, keep_scores=True, encoded_by=encoded_by
+        )
 
-    def _fit_network(self, X, y, sample_weight, fit_params, keep_scores=False):
-        with (
-            self._fit_context(epochs_done=0),
-            self._planned(X, y, sample_weight, reset=True, keep_scores=keep_scores) as (
-                X,
-                y,
-                plan,
-            ),
-        ):
+    def _fit_network(
+        self, X, y, sample_weight, fit_params, keep_scores=False, encoded_by=None
+    ):
+        planned = self._planned(
+            X, y, sample_weight, True, keep_scores=keep_scores, encoded_by=encoded_by
+        )
+        with self._fit_context(epochs_done=0), planned as (X, y, plan):
             if not self.warm_start or not self.initialized_:
                 self.initialize()
                 vars(self).pop("scaler_", None)  # fitted anew with the module
@@ -302,10 +296,10 @@ default=None
         return self
 
     @contextmanager
-    def _planned(self, X, y, sample_weight, reset, keep_scores=False):
+    def _planned(self, X, y, sample_weight, reset, keep_scores=False, encoded_by=None):
         """The training data checked, the budget resolved, and the fit's plan,
         which its hooks read and which is dropped when the fit ends."""
-        X, y, weights = training_data(self, X, y, sample_weight, reset)
+        X, y, weights = training_data(self, X, y, sample_weight, reset, encoded_by)
         budget = resolve_budget(self.batch_size, self.max_epochs, len(y))
         self.batch_size_, self.max_epochs_ = budget
         self._fit_plan = plan = FitPlan(weights, keep_scores)
@@ -325,7 +319,8 @@ default=None
 
     def initialize_module(self):
         module, kwargs = construction.module_arguments(self)
-        self.module_ = self.initialized_instance(module, kwargs)
+        module = self.initialized_instance(module, kwargs)
+        self.module_ = construction.table_inputs(self, module)
         return self
 
     def initialize_optimizer(self, triggered_directly=None):
@@ -400,34 +395,6 @@ default=None
         return decision.logit_shift(
             self.criterion_, self.prior_correction, counts, pos_weight
         )
-
-    def predict_proba(self, X):
-        """Probabilities of shape ``(n_samples, 2)``, columns in ``classes_`` order.
-
-        ``X`` may be an array, a DataFrame or a torch Dataset (streamed by batch).
-        """
-        check_is_fitted(self)
-        if not is_dataset(X):
-            X = validate_data(self, X, dtype=np.float32, reset=False)
-        with cooperative_threads(), self._device_context():
-            return predicted_proba(self, X, self._get_predict_nonlinearity())
-
-    def _get_predict_nonlinearity(self):
-        if self.predict_nonlinearity != "auto":
-            return super()._get_predict_nonlinearity()
-        return decision.two_column_proba(getattr(self, "logit_shift_", 0.0))
-
-    def predict(self, X):
-        """Labels from ``classes_``: positive where its probability > ``threshold_``."""
-        positive = self.predict_proba(X)[:, 1] > self.threshold_
-        return self.classes_[positive.astype(int)]
-
-    def forward_iter(self, X, training=False, device="cpu"):
-        with self._device_context():
-            batches = super().forward_iter(X, training=training, device=device)
-            if is_dataset(X):
-                batches = progress(batches, self, len(X), "predicting")
-            yield from batches
 
     def _device_context(self):
         return concrete_device(self)

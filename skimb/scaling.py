@@ -36,9 +36,16 @@ class FeatureScaler:
         outliers from dominating the first layer. A feature with zero spread
         (constant on the training rows) is centred and left unscaled.
 
+    columns : int or None, default=None
+        Scale only the first ``columns`` features and pass the others through (a
+        table's missing-value indicators and category codes); None: all of them.
+
+    Missing values (NaN) in the batches ``fit`` reads are left out of the
+    statistics.
+
     Attributes
     ----------
-    center_, scale_ : ndarray of shape (n_features,), float64
+    center_, scale_ : ndarray of shape (n_scaled_features,), float64
 
     Examples
     --------
@@ -51,10 +58,11 @@ class FeatureScaler:
     [[-1.0, 0.0], [1.0, 0.0]]
     """
 
-    def __init__(self, method="standard"):
+    def __init__(self, method="standard", columns=None):
         if method not in ("standard", "robust"):
             raise ValueError(f"method={method!r} is not one of 'standard', 'robust'")
         self.method = method
+        self.columns = columns
 
     def fit(self, batches, n_rows=None, generator=None):
         """Fit on an iterable of ``(n_i, n_features)`` tensors or arrays.
@@ -62,22 +70,37 @@ class FeatureScaler:
         ``n_rows`` (the total, when known) lets robust scaling sample rows
         uniformly in one pass; ``generator`` seeds that sample.
         """
+        batches = (_float64(X)[:, : self.columns] for X in batches)
         if self.method == "standard":
             self.center_, self.scale_ = _mean_std(batches)
         else:
             sample = _row_sample(batches, n_rows, generator)
-            low, self.center_, high = np.quantile(sample, [0.25, 0.5, 0.75], axis=0)
+            quantile, std = (
+                (np.nanquantile, np.nanstd)
+                if np.isnan(sample).any()
+                else (np.quantile, np.std)
+            )
+            low, self.center_, high = quantile(sample, [0.25, 0.5, 0.75], axis=0)
             spread = high - low
             # A feature whose middle half is one value (e.g. a mostly-zero count)
             # still varies: fall back to its standard deviation.
-            spread = np.where(spread > 0, spread, sample.std(axis=0))
+            spread = np.where(spread > 0, spread, std(sample, axis=0))
             self.scale_ = spread
+        # a feature with no observed value (all missing) is left as it is
+        self.center_ = np.nan_to_num(self.center_, nan=0.0)
         self.scale_ = np.where(self.scale_ > 0, self.scale_, 1.0)
         self._tensors = {}
         return self
 
     def transform(self, X):
         """Scale a float tensor of shape ``(n, n_features)`` on its own device."""
+        columns = getattr(self, "columns", None)
+        if columns is not None and columns < X.shape[1]:
+            scaled = self._scaled(X[:, :columns])
+            return torch.cat([scaled, X[:, columns:]], dim=1)
+        return self._scaled(X)
+
+    def _scaled(self, X):
         center, scale = self._on(X.device, X.dtype)
         X = (X - center) / scale
         if self.method == "robust":
@@ -130,30 +153,39 @@ def scaling_sample(stored_at, generator):
 
 
 def _mean_std(batches):
-    """Exact mean and standard deviation in float64, merging per-batch moments."""
-    count, mean, m2 = 0, 0.0, 0.0
+    """Exact mean and standard deviation in float64, merging per-batch moments
+    (Chan et al.); per feature over its observed (not NaN) values."""
+    count, mean, m2, rows = 0, 0.0, 0.0, 0
     for X in batches:
-        X = _float64(X)
-        n_b = X.shape[0]
-        if n_b == 0:
+        rows += X.shape[0]
+        if X.shape[0] == 0:
             continue
-        mean_b = X.mean(axis=0)
-        m2_b = ((X - mean_b) ** 2).sum(axis=0)
+        observed = ~np.isnan(X)
+        if observed.all():
+            n_b = X.shape[0]
+            mean_b = X.mean(axis=0)
+            m2_b = ((X - mean_b) ** 2).sum(axis=0)
+        else:
+            n_b = observed.sum(axis=0)
+            mean_b = np.nansum(X, axis=0) / np.maximum(n_b, 1)
+            m2_b = np.nansum((X - mean_b) ** 2, axis=0)
         delta = mean_b - mean
         total = count + n_b
-        mean = mean + delta * (n_b / total)
-        m2 = m2 + m2_b + delta**2 * (count * n_b / total)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = mean + delta * (n_b / total)
+            m2 = m2 + m2_b + delta**2 * (count * n_b / total)
+        if not np.isscalar(total):  # a feature with no value yet stays at 0
+            mean, m2 = np.where(total > 0, mean, 0.0), np.where(total > 0, m2, 0.0)
         count = total
-    if count == 0:
+    if rows == 0:
         raise ValueError("cannot fit feature scaling on zero training rows")
-    return np.asarray(mean), np.sqrt(np.asarray(m2) / count)
+    return np.asarray(mean), np.sqrt(np.asarray(m2) / np.maximum(count, 1))
 
 
 def _row_sample(batches, n_rows, generator):
     keep = 1.0 if not n_rows else min(1.0, ROBUST_SAMPLE_ROWS / n_rows)
     parts = []
     for X in batches:
-        X = _float64(X)
         if keep < 1.0:
             mask = torch.rand(X.shape[0], generator=generator).numpy() < keep
             X = X[mask]

@@ -176,3 +176,23 @@ def _counts_with_both_classes(y):
             "positive(s): both classes must be present in the training rows"
         )
     return n_neg, n_pos
+
+
+def check_sample_weight(sample_weight, n_rows):
+    """``sample_weight`` as float64 with mean 1, or None; raises on a bad one."""
+    if sample_weight is None:
+        return None
+    weights = np.asarray(sample_weight, dtype=np.float64)
+    if weights.shape != (n_rows,):
+        raise ValueError(
+            f"sample_weight must have shape ({n_rows},), one weight per row, "
+            f"got shape {weights.shape}"
+        )
+    if not np.isfinite(weights).all() or (weights < 0).any():
+        bad = weights[~np.isfinite(weights) | (weights < 0)][:5].tolist()
+        raise ValueError(
+            f"sample_weight must be finite and >= 0, got values such as {bad}"
+        )
+    if weights.sum() <= 0:
+        raise ValueError("sample_weight must not be all zero")
+    return weights / weights.mean()

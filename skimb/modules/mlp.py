@@ -4,6 +4,7 @@ import torch
 from torch import nn
 
 from .recipe import Recipe
+from .tables import CategoryEmbeddings, with_categories
 
 
 class MLP(nn.Module):
@@ -12,8 +13,8 @@ class MLP(nn.Module):
     Parameters
     ----------
     input_dim : int
-        Number of input features. :class:`skimb.ImbalancedNetClassifier` fills it in
-        from ``X`` at fit time.
+        Number of numeric input features. :class:`skimb.ImbalancedNetClassifier`
+        fills it in from ``X`` at fit time.
     hidden_units : sequence of int, default=(64, 32)
         Width of each hidden layer; an empty sequence gives logistic regression.
     dropout : float in [0, 1), default=0.0
@@ -25,6 +26,11 @@ class MLP(nn.Module):
         one module, computed with batched matrix products): the output is then
         (n, members), and the classifier trains each member on every batch and
         predicts the mean of their prior-corrected probabilities.
+    cardinalities : sequence of int, default=()
+        One per categorical input: each is embedded
+        (:class:`~skimb.modules.tables.CategoryEmbeddings`) and the embeddings go
+        into the first layer beside the numeric inputs. Filled in by the
+        classifier for a table with categorical columns.
 
     Examples
     --------
@@ -35,13 +41,15 @@ class MLP(nn.Module):
     """
 
     recipe = Recipe()  # Adam, learning rate 1e-3
+    categorical_inputs = True  # forward(x_num, x_cat) for tables (modules.tables)
 
-    def __init__(self, input_dim, hidden_units=(64, 32), dropout=0.0, members=1):
+    def __init__(
+        self, input_dim, hidden_units=(64, 32), dropout=0.0, members=1, cardinalities=()
+    ):
         super().__init__()
         if isinstance(hidden_units, int):
             hidden_units = (hidden_units,)
-        if int(input_dim) < 1:
-            raise ValueError(f"input_dim must be a positive int, got {input_dim!r}")
+        check_input_dim(input_dim, cardinalities)
         if any(int(h) < 1 for h in hidden_units):
             raise ValueError(
                 f"hidden_units must be positive ints, got {hidden_units!r}"
@@ -57,8 +65,9 @@ class MLP(nn.Module):
                 return nn.Linear(width, units)
             return MemberLinear(self.members, width, units)
 
+        self.categories = CategoryEmbeddings(cardinalities) if cardinalities else None
         layers = []
-        width = int(input_dim)
+        width = int(input_dim) + (self.categories.width if cardinalities else 0)
         for units in hidden_units:
             layers += [linear(width, int(units)), nn.ReLU()]
             if dropout:
@@ -67,7 +76,8 @@ class MLP(nn.Module):
         layers.append(linear(width, 1))
         self.net = nn.Sequential(*layers)
 
-    def forward(self, X):
+    def forward(self, X, x_cat=None):
+        X = with_categories(X, x_cat, self.categories)
         if self.members == 1:
             return self.net(X).squeeze(-1)
         stacked = X.unsqueeze(0).expand(self.members, *X.shape)  # (k, n, d)
@@ -88,3 +98,13 @@ class MemberLinear(nn.Module):
 
     def forward(self, X):
         return torch.baddbmm(self.bias, X, self.weight)
+
+
+def check_input_dim(input_dim, cardinalities=()):
+    """Raise unless ``input_dim`` is an int >= 1 (>= 0 beside categorical inputs)."""
+    low = 0 if len(cardinalities) else 1
+    if isinstance(input_dim, bool) or int(input_dim) != input_dim or input_dim < low:
+        raise ValueError(
+            f"input_dim must be an int >= {low}, got {input_dim!r}"
+            + ("" if low else " (0 only beside categorical inputs)")
+        )

@@ -4,7 +4,9 @@ next to the raw features, a learnable per-input scale, three SELU layers."""
 import torch
 from torch import nn
 
+from .mlp import check_input_dim
 from .recipe import Recipe
+from .tables import CategoryEmbeddings
 
 
 def periodic_embeddings(input_dim, d_embedding, n_frequencies, frequency_scale):
@@ -55,6 +57,9 @@ class RealMLP(nn.Module):
         Frequencies per feature.
     frequency_scale : float, default=0.1
         Standard deviation of the initial frequencies (RealMLP's ``plr_sigma``).
+    cardinalities : sequence of int, default=()
+        One per categorical input, each embedded beside the numeric ones (filled
+        in by the classifier for a table with categorical columns).
 
     Attributes
     ----------
@@ -77,6 +82,7 @@ class RealMLP(nn.Module):
     recipe = Recipe(
         optimizer=torch.optim.Adam, lr=2e-3, optimizer_options={"betas": (0.9, 0.95)}
     )
+    categorical_inputs = True  # forward(x_num, x_cat) for tables (modules.tables)
 
     def __init__(
         self,
@@ -86,17 +92,21 @@ class RealMLP(nn.Module):
         d_embedding=8,
         n_frequencies=16,
         frequency_scale=0.1,
+        cardinalities=(),
     ):
         super().__init__()
-        if int(input_dim) < 1:
-            raise ValueError(f"input_dim must be a positive int, got {input_dim!r}")
+        check_input_dim(input_dim, cardinalities)
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         input_dim = int(input_dim)
-        self.embeddings = periodic_embeddings(
-            input_dim, int(d_embedding), int(n_frequencies), float(frequency_scale)
-        )
+        self.embeddings = None
+        if input_dim:
+            self.embeddings = periodic_embeddings(
+                input_dim, int(d_embedding), int(n_frequencies), float(frequency_scale)
+            )
+        self.categories = CategoryEmbeddings(cardinalities) if cardinalities else None
         width = input_dim * (1 + int(d_embedding))
+        width += self.categories.width if cardinalities else 0
         self.scale = nn.Parameter(torch.ones(width))
         layers = []
         for units in hidden_units:
@@ -107,6 +117,11 @@ class RealMLP(nn.Module):
         layers.append(nn.Linear(width, 1))
         self.net = nn.Sequential(*layers)
 
-    def forward(self, X):
-        embedded = torch.cat([X, self.embeddings(X).flatten(1)], dim=1)
+    def forward(self, X, x_cat=None):
+        parts = []
+        if self.embeddings is not None:
+            parts += [X, self.embeddings(X).flatten(1)]
+        if self.categories is not None and x_cat is not None:
+            parts.append(self.categories(x_cat).to(X.dtype))
+        embedded = torch.cat(parts, dim=1)
         return self.net(embedded * self.scale).squeeze(-1)

@@ -4,6 +4,7 @@
 import torch
 from torch import nn
 
+from .mlp import check_input_dim
 from .realmlp import periodic_embeddings
 from .recipe import Recipe
 
@@ -33,6 +34,9 @@ class TabM(nn.Module):
         periodic embeddings of ``rtdl_num_embeddings``. The piecewise-linear
         embeddings of TabM-dagger need bins fitted on the data before the optimizer
         exists, which skorch creates before the validation split; not offered.
+    cardinalities : sequence of int, default=()
+        One per categorical input, one-hot encoded inside ``tabm`` (its
+        ``cat_cardinalities``); filled in by the classifier for a table.
 
     Attributes
     ----------
@@ -59,9 +63,17 @@ class TabM(nn.Module):
         optimizer_options={"weight_decay": 3e-4},
         gradient_clip=1.0,
     )
+    categorical_inputs = True  # forward(x_num, x_cat) for tables (modules.tables)
 
     def __init__(
-        self, input_dim, k=32, n_blocks=None, d_block=512, dropout=0.1, embeddings=None
+        self,
+        input_dim,
+        k=32,
+        n_blocks=None,
+        d_block=512,
+        dropout=0.1,
+        embeddings=None,
+        cardinalities=(),
     ):
         super().__init__()
         try:
@@ -70,8 +82,7 @@ class TabM(nn.Module):
             raise ImportError(
                 "module='tabm' needs the tabm package: pip install 'skimb[networks]'"
             ) from None
-        if int(input_dim) < 1:
-            raise ValueError(f"input_dim must be a positive int, got {input_dim!r}")
+        check_input_dim(input_dim, cardinalities)
         if embeddings not in (None, "periodic"):
             raise ValueError(
                 f"embeddings={embeddings!r} is not one of None, 'periodic'"
@@ -79,11 +90,14 @@ class TabM(nn.Module):
         options = {"k": int(k), "d_block": int(d_block), "dropout": float(dropout)}
         if n_blocks is not None:
             options["n_blocks"] = int(n_blocks)
-        if embeddings == "periodic":
+        if cardinalities:
+            options["cat_cardinalities"] = [int(c) for c in cardinalities]
+        if embeddings == "periodic" and int(input_dim):
             options["num_embeddings"] = periodic_embeddings(
                 int(input_dim), 16, 48, 0.01
             )
         self.tabm = tabm.TabM.make(n_num_features=int(input_dim), d_out=1, **options)
 
-    def forward(self, X):
-        return self.tabm(X).squeeze(-1)
+    def forward(self, X, x_cat=None):
+        x_num = X if X.shape[1] else None
+        return self.tabm(x_num, x_cat).squeeze(-1)

@@ -10,5 +10,7 @@
   precision);
 * :mod:`.decision`: what ``predict_proba`` and ``predict`` apply (logit shift,
   threshold), as values;
-* :mod:`.runtime`: device, threads and random state around a fit.
+* :mod:`.runtime`: device, threads and random state around a fit;
+* :mod:`.prediction`: ``predict_proba`` and ``predict``;
+* :mod:`.manners`: scikit-learn's tags, parameter names and ``classes_``.
 """

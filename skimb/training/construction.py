@@ -12,6 +12,7 @@ from skorch.callbacks import (
 from .._params import check_strategy
 from ..losses import FocalLoss
 from ..modules import recipe_of, resolve_module
+from ..modules.tables import TableInputs, declares_categorical_inputs, one_hot_width
 from ..progress import epoch_bar
 from ..schedules import SCHEDULES, WeightSchedule
 from ..selection import BestEpoch
@@ -21,7 +22,9 @@ from .signatures import accepts
 
 def module_arguments(net):
     """``(module class or instance, keyword arguments)``: the ``module__*`` options,
-    and ``input_dim`` from ``n_features_in_`` for a class that takes one."""
+    and ``input_dim`` from the fitted input width for a class that takes one (for
+    a table with categorical columns: its numeric inputs and the ``cardinalities``
+    where the class declares ``categorical_inputs``, else the one-hot width)."""
     kwargs = net.get_params_for("module")
     module = resolve_module(net.module)
     if isinstance(module, type) and "input_dim" not in kwargs:
@@ -32,7 +35,33 @@ def module_arguments(net):
                     "or pass module__input_dim to initialize before"
                 )
             kwargs["input_dim"] = net.n_features_in_
+            layout = table_layout(net)
+            if layout is not None:
+                kwargs["input_dim"] = layout.width
+                if layout.cardinalities:
+                    kwargs["input_dim"] = one_hot_width(
+                        layout.n_numeric, layout.cardinalities
+                    )
+                    if declares_categorical_inputs(module):
+                        kwargs["input_dim"] = layout.n_numeric
+                        kwargs.setdefault("cardinalities", layout.cardinalities)
     return module, kwargs
+
+
+def table_layout(net):
+    """The :class:`~skimb.tables.TableLayout` of the table ``net`` is fitted on, or
+    None for numeric input."""
+    encoder = getattr(net, "table_encoder_", None)
+    return None if encoder is None else encoder.layout_
+
+
+def table_inputs(net, module):
+    """``module`` fed from the packed table matrix (:class:`TableInputs`) when the
+    table has categorical columns; ``module`` itself otherwise."""
+    layout = table_layout(net)
+    if layout is None or not layout.cardinalities or isinstance(module, TableInputs):
+        return module
+    return TableInputs(module, layout.n_numeric, layout.cardinalities)
 
 
 def recipe_optimizer(net):
@@ -41,7 +70,7 @@ def recipe_optimizer(net):
     ``optimizer__*`` options win); None when both are given (skorch's own)."""
     if net.optimizer != "auto" and net.lr != "auto":
         return None
-    recipe = recipe_of(net.module_)
+    recipe = recipe_of(resolve_module(net.module))
     args, kwargs = net.get_params_for_optimizer(
         "optimizer", net.get_all_learnable_params()
     )

@@ -2,13 +2,18 @@
 encoded 0/1 against ``classes_``."""
 
 import numpy as np
+from sklearn.utils import check_consistent_length
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples, validate_data
 from skorch.utils import is_dataset
 
-from .._params import check_sample_weight
 from ..data.batches import EncodedTargets, byte_value_counts
 from ..data.rows import dataset_width, in_storage_order
+from ..data.split import light_valid_split
+from ..seeds import torch_seed
+from ..tables import TableEncoder
+from ..tables.columns import needs_encoding
+from ..weights import check_sample_weight
 
 
 def n_rows(X):
@@ -16,13 +21,16 @@ def n_rows(X):
     return len(X) if is_dataset(X) else _num_samples(X)
 
 
-def training_data(net, X, y, sample_weight, reset):
+def training_data(net, X, y, sample_weight, reset, encoded_by=None):
     """``(X, y01, sample_weight)`` to train ``net`` on.
 
     A Dataset comes back in storage order wrapped in :class:`EncodedTargets`, which
     carries the row weights itself (the third value is then ``None``); arrays are
     validated as float32 (``validate_data`` sets ``n_features_in_`` and
-    ``feature_names_in_`` when ``reset``). ``reset`` learns ``classes_``; otherwise
+    ``feature_names_in_`` when ``reset``). A table (:func:`needs_encoding`) comes
+    back encoded by a :class:`~skimb.tables.TableEncoder` (``net.table_encoder_``)
+    learned on the training rows when ``reset``. ``encoded_by``: ``X`` is the matrix
+    that encoder made already (a bag's). ``reset`` learns ``classes_``; otherwise
     the labels must be among them.
     """
     if is_dataset(X):
@@ -43,9 +51,65 @@ def training_data(net, X, y, sample_weight, reset):
             f"This {type(net).__name__} estimator requires y to be "
             "passed, but the target y is None."
         )
+    if reset:
+        vars(net).pop("table_encoder_", None)
+    if encoded_by is not None:
+        net.table_encoder_ = encoded_by
+    elif reset and needs_encoding(X, net.categorical):
+        X, y01 = fitted_table(net, X, y)
+        return X, y01, check_sample_weight(sample_weight, len(y01))
+    elif getattr(net, "table_encoder_", None) is not None:
+        X = table_input(net, X)
+        check_consistent_length(X, y)
+        y01 = _encoded(net, np.asarray(y), reset)
+        return X, y01, check_sample_weight(sample_weight, len(y01))
     X, y = validate_data(net, X, y, dtype=np.float32, reset=reset, y_numeric=False)
     y01 = _encoded(net, y, reset)
     return X, y01, check_sample_weight(sample_weight, len(y01))
+
+
+def table_encoder(net):
+    """A :class:`TableEncoder` from ``net.categorical`` and the ``table__*``
+    options."""
+    return TableEncoder(categorical=net.categorical, **net.get_params_for("table"))
+
+
+def fitted_table(net, X, y, folds=5, seed=None, train_rows="split"):
+    """``(packed X, y01)``: the table ``X`` encoded by a new ``net.table_encoder_``
+    learned on the training rows, with ``classes_``, ``n_features_in_`` and
+    ``feature_names_in_`` of ``X`` set on ``net``.
+
+    The training rows: those ``net.train_split`` keeps for training when it is
+    skorch's default stratified split (computed here as the fit computes it), else
+    all rows (``train_rows=None``: a bag's, whose every row trains some network; no
+    statistic reads a label but the target encoding, which is cross-fitted on the
+    bag's own ``folds``, seeded ``seed``).
+    """
+    validate_data(net, X, skip_check_array=True, reset=True)
+    y = np.asarray(y)
+    check_consistent_length(X, y)
+    y01 = _encoded(net, y, reset=True)
+    if isinstance(train_rows, str):
+        rows = light_valid_split(net.train_split, y01)
+        train_rows = None if rows is None else rows[0]
+    if seed is None:
+        seed = torch_seed() % 2**32
+    encoder = table_encoder(net)
+    packed = encoder.fit_transform(
+        X, y01, train_rows, scaling=net.scaling, folds=folds, random_state=seed
+    )
+    net.table_encoder_ = encoder
+    return packed, y01
+
+
+def table_input(net, X):
+    """In-memory ``X`` as the fitted model takes it: encoded by
+    ``net.table_encoder_`` when the model was fitted on a table (column names and
+    count checked), else validated as float32."""
+    if getattr(net, "table_encoder_", None) is None:
+        return validate_data(net, X, dtype=np.float32, reset=False)
+    validate_data(net, X, skip_check_array=True, reset=False)
+    return net.table_encoder_.transform(X)
 
 
 def dataset_labels(X, y):

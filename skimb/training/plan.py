@@ -88,7 +88,10 @@ class FitPlan:
         # warm_start, a bag, whose networks scale their own inputs) keeps it.
         if "scaler_" not in vars(net):
             net.scaler_ = None
-            if net.scaling is not None:
+            table = getattr(net, "table_encoder_", None)
+            if table is not None:  # fitted on the table's observed values
+                net.scaler_ = table.scaler_
+            elif net.scaling is not None:
                 net.scaler_ = fitted_scaler(net, dataset_train, stored_at)
         self.threshold_rows = dataset_train if dataset_valid is None else dataset_valid
         return dataset_train, dataset_valid
