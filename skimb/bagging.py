@@ -32,7 +32,12 @@ from .data.split import stratified_folds
 from .seeds import derived_seed
 from .tables.columns import needs_encoding
 from .thresholds import f1_optimal_threshold
-from .training.inputs import fitted_table
+from .training.inputs import (
+    dataset_labels,
+    encode_labels,
+    fitted_table,
+    fitted_table_dataset,
+)
 
 #: ``bagging="auto"`` bags data sets of at most this many training rows.
 AUTO_MAX_ROWS = 20_000
@@ -180,7 +185,11 @@ def fit_bagged(net, X, y, sample_weight, bags, **fit_params):
     fold_seed = derived_seed(seed)
     table = None
     vars(net).pop("table_encoder_", None)
-    if needs_encoding(X, net.categorical):
+    if getattr(X, "is_table", False):  # on disk: one encoding of all its rows
+        y01 = encode_labels(dataset_labels(X, y), dtype=np.int8)[1]
+        table = fitted_table_dataset(net, X, y01, train_rows=None, seed=fold_seed)
+        raw_columns = {}
+    elif needs_encoding(X, net.categorical):
         # One encoding for the bag, learned on all its rows, the target encoding
         # cross-fitted on the bag's folds: network j's validation fold is encoded
         # from its training folds alone.
@@ -212,7 +221,8 @@ def fit_bagged(net, X, y, sample_weight, bags, **fit_params):
     _become_bag(net, members, scores)
     if table is not None:
         net.table_encoder_ = table
-        vars(net).pop("feature_names_in_", None)
+        if raw_columns:
+            vars(net).pop("feature_names_in_", None)
         for name, value in raw_columns.items():
             setattr(net, name, value)
     return net

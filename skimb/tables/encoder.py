@@ -157,39 +157,80 @@ class TableEncoder:
         train[rows] = True
 
         numbers = self._numbers(frame)
-        observed = numbers[train]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column
-            fill = np.nanmedian(observed, axis=0) if observed.size else None
-        self.fill_ = np.nan_to_num(
-            np.zeros(numbers.shape[1]) if fill is None else fill, nan=0.0
-        )
-        missing = np.isnan(observed).any(axis=0)
-        self.indicators_ = np.flatnonzero(missing if self.missing_indicators else [])
-
-        self.vocabularies_ = []
-        self.target_encoded_ = []
-        for position, name in enumerate(self.categorical_columns_):
-            counts = frame[name][train].value_counts(dropna=True, sort=True)
-            kept = counts[counts >= self.min_category_rows].index[: self.max_categories]
-            self.vocabularies_.append(pd.Index(kept))
-            if self.target_encoding and len(counts) > TARGET_ENCODING_MIN_LEVELS:
-                self.target_encoded_.append(position)
-
+        self._learn_numbers(numbers[train])
+        counts = [
+            frame[name][train].value_counts(dropna=True)
+            for name in self.categorical_columns_
+        ]
+        self._learn_vocabularies(counts, target_encoding=self.target_encoding)
         encoded_targets = self._fit_target_encoding(
             frame, np.asarray(y), train, folds, random_state
         )
         scaled = np.concatenate([numbers, encoded_targets], axis=1)
+        self._set_layout(scaled.shape[1])
+        self._fit_scaler(scaling, scaled[train])
+        return self._packed(frame, numbers, encoded_targets)
+
+    def fit_stream(self, sample, category_counts, scaling=None):
+        """Learn the encoding of a table too large to load: the numbers' statistics
+        (median, indicators, scaling) from ``sample``, a DataFrame of training
+        rows, and the vocabularies from ``category_counts``, one ``pandas.Series``
+        of value counts per column of ``sample`` that ``categorical`` names
+        (exact counts over all training rows). No target encoding: it needs the
+        categories of every training row with its label in memory. Returns self.
+        """
+        self._check_options()
+        self.columns_ = list(sample.columns)
+        categorical = categorical_positions(sample, self.categorical)
+        self.categorical_columns_ = [self.columns_[j] for j in categorical]
+        self.numeric_columns_ = [
+            c for j, c in enumerate(self.columns_) if j not in set(categorical)
+        ]
+        numbers = self._numbers(sample)
+        self._learn_numbers(numbers)
+        self._learn_vocabularies(category_counts, target_encoding=False)
+        self.target_encoder_ = None
+        self._set_layout(numbers.shape[1])
+        self._fit_scaler(scaling, numbers)
+        return self
+
+    def _learn_numbers(self, observed):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column
+            fill = np.nanmedian(observed, axis=0) if observed.size else None
+        self.fill_ = np.nan_to_num(
+            np.zeros(observed.shape[1]) if fill is None else fill, nan=0.0
+        )
+        missing = np.isnan(observed).any(axis=0)
+        self.indicators_ = np.flatnonzero(missing if self.missing_indicators else [])
+
+    def _learn_vocabularies(self, counts, target_encoding):
+        """Vocabularies from value counts (most frequent first; ties by the value's
+        text, so that a table read in other chunks gets the same codes)."""
+        self.vocabularies_ = []
+        self.target_encoded_ = []
+        for position, column_counts in enumerate(counts):
+            ranked = sorted(
+                column_counts.items(), key=lambda item: (-item[1], str(item[0]))
+            )
+            kept = [v for v, c in ranked if c >= self.min_category_rows]
+            kept = kept[: self.max_categories]
+            self.vocabularies_.append(pd.Index(kept, dtype=object))
+            if target_encoding and len(column_counts) > TARGET_ENCODING_MIN_LEVELS:
+                self.target_encoded_.append(position)
+
+    def _set_layout(self, n_scaled):
         self.layout_ = TableLayout(
-            n_scaled=scaled.shape[1],
-            n_numeric=scaled.shape[1] + len(self.indicators_),
+            n_scaled=n_scaled,
+            n_numeric=n_scaled + len(self.indicators_),
             cardinalities=tuple(len(v) + 2 for v in self.vocabularies_),
         )
+
+    def _fit_scaler(self, scaling, scaled_rows):
         self.scaler_ = None
         if scaling is not None and self.layout_.n_scaled:
             self.scaler_ = FeatureScaler(scaling, columns=self.layout_.n_scaled)
-            self.scaler_.fit([scaled[train]], generator=None)
-        return self._packed(frame, numbers, encoded_targets)
+            self.scaler_.fit([scaled_rows], generator=None)
 
     def transform(self, X):
         """Encode the rows of ``X`` (the training table's columns) as fitted."""

@@ -2,6 +2,7 @@
 encoded 0/1 against ``classes_``."""
 
 import numpy as np
+import torch
 from sklearn.utils import check_consistent_length
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples, validate_data
@@ -10,6 +11,7 @@ from skorch.utils import is_dataset
 from ..data.batches import EncodedTargets, byte_value_counts
 from ..data.rows import dataset_width, in_storage_order
 from ..data.split import light_valid_split
+from ..scaling import scaling_sample
 from ..seeds import torch_seed
 from ..tables import TableEncoder
 from ..tables.columns import needs_encoding
@@ -29,9 +31,11 @@ def training_data(net, X, y, sample_weight, reset, encoded_by=None):
     validated as float32 (``validate_data`` sets ``n_features_in_`` and
     ``feature_names_in_`` when ``reset``). A table (:func:`needs_encoding`) comes
     back encoded by a :class:`~skimb.tables.TableEncoder` (``net.table_encoder_``)
-    learned on the training rows when ``reset``. ``encoded_by``: ``X`` is the matrix
-    that encoder made already (a bag's). ``reset`` learns ``classes_``; otherwise
-    the labels must be among them.
+    learned on the training rows when ``reset``, and so is a table on disk (a
+    ``SQLiteDataset`` with columns of its own), read through it.
+    ``encoded_by``: an encoder fitted already (a bag's): in-memory ``X`` is the
+    matrix it made, a table on disk is read through it. ``reset`` learns
+    ``classes_``; otherwise the labels must be among them.
     """
     if is_dataset(X):
         labels = dataset_labels(X, y)
@@ -45,6 +49,8 @@ def training_data(net, X, y, sample_weight, reset, encoded_by=None):
             raise ValueError(f"{error} (the labels of {X!r})") from None
         if reset:
             net.n_features_in_ = dataset_width(X)
+            vars(net).pop("table_encoder_", None)
+        X = table_dataset(net, X, y01, reset, encoded_by)
         return EncodedTargets(X, net.classes_[1], sample_weight), y01, None
     if y is None:
         raise ValueError(
@@ -66,6 +72,55 @@ def training_data(net, X, y, sample_weight, reset, encoded_by=None):
     X, y = validate_data(net, X, y, dtype=np.float32, reset=reset, y_numeric=False)
     y01 = _encoded(net, y, reset)
     return X, y01, check_sample_weight(sample_weight, len(y01))
+
+
+def table_dataset(net, X, y01, reset, encoded_by=None):
+    """The Dataset ``X`` as the network reads it: a table on disk (``X.is_table``)
+    read through ``encoded_by``, a new encoder learned on its training rows
+    (``reset``), or the fitted ``net.table_encoder_``; anything else as it is."""
+    if not getattr(X, "is_table", False):
+        return X
+    if encoded_by is None and reset:
+        encoded_by = fitted_table_dataset(net, X, y01)
+    encoded_by = encoded_by or getattr(net, "table_encoder_", None)
+    if encoded_by is None:
+        raise ValueError(
+            f"{X!r} is a table with columns of its own, but the model was fitted "
+            "on float vectors; fit it on the table first"
+        )
+    net.table_encoder_ = encoded_by
+    return X.encoded_by(encoded_by)
+
+
+def dataset_input(net, X):
+    """A Dataset to predict on: a table on disk read through the fitted
+    encoding, anything else as it is."""
+    if not getattr(X, "is_table", False):
+        return X
+    return table_dataset(net, X, None, reset=False)
+
+
+def fitted_table_dataset(net, X, y01, train_rows="split", seed=None):
+    """A :class:`TableEncoder` learned on the training rows of the table on disk
+    ``X`` with streamed passes: the numbers' statistics from the scaling sample of
+    those rows (whole blocks, at most ``SCALING_SAMPLE_ROWS``), the vocabularies
+    from an exact count over all of them. ``train_rows`` as for
+    :func:`fitted_table`; ``seed`` draws the sample (None: from torch's RNG)."""
+    n = len(X)
+    if isinstance(train_rows, str):
+        rows = light_valid_split(net.train_split, y01)
+        train_rows = None if rows is None else rows[0]
+    train_rows = np.arange(n) if train_rows is None else np.asarray(train_rows)
+    seed = torch_seed() if seed is None else seed
+    generator = torch.Generator().manual_seed(seed)
+    sample = scaling_sample(X.storage_positions(train_rows), generator)
+    sample_rows = train_rows if sample is None else train_rows[sample]
+    options = net.get_params_for("table")
+    options.pop("target_encoding", None)  # needs every row's category in memory
+    encoder = TableEncoder(categorical=X.categorical_columns, **options)
+    return encoder.fit_stream(
+        X.read_frame(sample_rows), X.category_counts(train_rows), scaling=net.scaling
+    )
 
 
 def table_encoder(net):

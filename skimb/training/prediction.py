@@ -6,7 +6,7 @@ from skorch.utils import is_dataset
 from ..progress import progress
 from ..threads import cooperative_threads
 from . import decision
-from .inputs import table_input
+from .inputs import dataset_input, table_input
 from .loading import predicted_proba
 
 
@@ -20,8 +20,7 @@ class ThresholdedPrediction:
         ``X`` may be an array, a DataFrame or a torch Dataset (streamed by batch).
         """
         check_is_fitted(self)
-        if not is_dataset(X):
-            X = table_input(self, X)
+        X = dataset_input(self, X) if is_dataset(X) else table_input(self, X)
         with cooperative_threads(), self._device_context():
             return predicted_proba(self, X, self._get_predict_nonlinearity())
 

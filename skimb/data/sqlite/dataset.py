@@ -5,6 +5,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
@@ -18,6 +19,8 @@ from .reader import TableReader
 # statement (32766 since 3.32), and few enough that the Python object a query
 # returns per row (~3x the row's bytes while decoded) stays a few MiB.
 KEY_READ_ROWS = 4096
+#: Rows per query of the streamed pass that counts categories.
+COUNT_READ_ROWS = 65_536
 
 
 class SQLiteDataset(Dataset):
@@ -43,10 +46,17 @@ class SQLiteDataset(Dataset):
         The table to read.
     features : None, str or list of str, default=None
         ``None``: every column but ``label`` and the row id (one BLOB column is read as
-        float32 vectors, otherwise the columns are numeric features); a str: one BLOB
-        column of float32 vectors; a list: numeric columns, in that order.
+        float32 vectors, otherwise the columns are the features); a str: one BLOB
+        column of float32 vectors; a list: columns, in that order. NULL values read
+        as missing (NaN); the classifier imputes them.
     label : str, default="label"
         The label column.
+    categorical : "auto", list of str, or None, default="auto"
+        Which feature columns hold categories: ``"auto"``, those of TEXT affinity
+        (a declared type with CHAR, CLOB or TEXT, as ``write_sqlite`` writes a
+        DataFrame's categories); the classifier's fit learns their vocabularies on
+        its training rows with a streamed pass and reads them as codes
+        (:meth:`encoded_by`).
     cache_mib : float, default=64
         Memory for the block cache: decoded features of recently used blocks of
         ``BLOCK_ROWS`` (256) consecutive rows. A block is read whole, with one range
@@ -71,6 +81,10 @@ class SQLiteDataset(Dataset):
         0/1), as memory per row counts on tables of millions of rows.
     reader : skimb.data.sqlite.reader.TableReader
         The table's schema and this thread's read-only connections.
+    categorical_columns : list of str
+        The feature columns read as categories.
+    encoding : TableEncoder or None
+        The encoding rows are decoded with (:meth:`encoded_by`), else None.
 
     Examples
     --------
@@ -94,12 +108,20 @@ class SQLiteDataset(Dataset):
     accepts_index_arrays = True
 
     def __init__(
-        self, path, table="data", features=None, label="label", *, cache_mib=64
+        self,
+        path,
+        table="data",
+        features=None,
+        label="label",
+        categorical="auto",
+        *,
+        cache_mib=64,
     ):
         self.path = str(path)
         self.table = table
         self.features = features
         self.label = label
+        self.categorical = categorical
         self.cache_mib = cache_mib
         if not Path(self.path).is_file():
             raise FileNotFoundError(f"no SQLite file at {self.path!r}")
@@ -115,6 +137,78 @@ class SQLiteDataset(Dataset):
         self._cache = None
         self.reader = TableReader(self.path, table, features, label)
         self.n_features = self.reader.schema.n_features
+        self.categorical_columns = self._categorical_columns(categorical)
+
+    def _categorical_columns(self, categorical):
+        schema = self.reader.schema
+        if categorical is None:
+            return []
+        if isinstance(categorical, str) and categorical == "auto":
+            return schema.text_columns()
+        if isinstance(categorical, str) or not hasattr(categorical, "__iter__"):
+            raise ValueError(
+                f"categorical={categorical!r} is not one of 'auto', None, or a list "
+                "of column names"
+            )
+        unknown = [c for c in categorical if c not in schema.feature_columns]
+        if unknown or schema.blob_column is not None:
+            raise ValueError(
+                f"categorical column(s) {unknown or list(categorical)} are not "
+                f"feature columns of table {self.table!r} in {self.path!r}; they are "
+                f"{schema.feature_columns}"
+            )
+        return [c for c in schema.feature_columns if c in set(categorical)]
+
+    @property
+    def is_table(self):
+        """Whether rows are columns of their own (numbers with NULLs, categories),
+        which a fit encodes (:meth:`encoded_by`), rather than float32 vectors."""
+        return self.reader.schema.blob_column is None and self.encoding is None
+
+    @property
+    def encoding(self):
+        return self.reader.encoding
+
+    def encoded_by(self, encoding):
+        """A view of these rows decoded by the fitted ``encoding`` (a
+        :class:`~skimb.tables.TableEncoder` of this table's feature columns): one
+        float32 input row per row, with its own block cache."""
+        view = self._view(slice(None))
+        view.reader = self.reader.with_encoding(encoding)
+        view.n_features = encoding.layout_.width
+        view._cache = view._held = None
+        return view
+
+    def read_frame(self, rows):
+        """The feature values of these rows (positions, any order) as a pandas
+        DataFrame, as the table holds them (``None``/NaN for NULL)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        ids = self._ids_of(rows)
+        unique, inverse = np.unique(ids, return_inverse=True)
+        columns = self.reader.schema.feature_columns
+        values = self.reader.read_values(unique, columns)
+        frame = pd.DataFrame.from_records(values, columns=columns, nrows=len(values))
+        return frame.iloc[inverse].reset_index(drop=True)
+
+    def category_counts(self, rows=None):
+        """Per categorical column, a ``pandas.Series`` of how many of these rows
+        (positions; None: all) hold each category, counted in a streamed pass that
+        reads those columns alone."""
+        rows = np.arange(len(self)) if rows is None else np.asarray(rows, np.int64)
+        ids = np.sort(self._ids_of(rows))
+        names = self.categorical_columns
+        counts = [pd.Series(dtype="int64") for _ in names]
+        for first, last in chunk_bounds(len(ids), size=COUNT_READ_ROWS):
+            values = self.reader.read_values(ids[first:last], names)
+            chunk = pd.DataFrame.from_records(values, columns=names, nrows=len(values))
+            for j, name in enumerate(names):
+                found = chunk[name].value_counts(dropna=True)
+                counts[j] = counts[j].add(found, fill_value=0)
+        return [c.astype("int64") for c in counts]
+
+    def _ids_of(self, rows):
+        positions = rows if self._positions is None else self._positions[rows]
+        return self._load_ids_and_labels()[0][positions]
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -341,7 +435,8 @@ class SQLiteDataset(Dataset):
     def __repr__(self):
         return (
             f"SQLiteDataset({self.path!r}, table={self.table!r}, "
-            f"features={self.features!r}, label={self.label!r}) with "
+            f"features={self.features!r}, label={self.label!r}, "
+            f"categorical={self.categorical!r}) with "
             f"{len(self)} rows"
         )
 

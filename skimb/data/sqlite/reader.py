@@ -6,6 +6,7 @@ import threading
 from urllib.parse import quote as url_quote
 
 import numpy as np
+import pandas as pd
 
 from .schema import ORDERED_AGGREGATES, quote, read_schema
 
@@ -34,6 +35,16 @@ class TableReader:
         self.local = threading.local()
         self.schema = read_schema(self.connection(), path, table, features, label)
         self._joined_sql = None
+        #: A fitted table encoding (``transform(frame) -> float32``) that turns the
+        #: feature columns' values into the model's inputs, or None: read as numbers.
+        self.encoding = None
+
+    def with_encoding(self, encoding):
+        """A reader of the same table whose rows are decoded by ``encoding``."""
+        reader = object.__new__(type(self))
+        reader.__dict__.update(self.__dict__)
+        reader.encoding = encoding
+        return reader
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -163,6 +174,28 @@ class TableReader:
         features = self.decode(rows, 0, lambda i: unique_ids[i])
         return features[np.searchsorted(unique_ids, wanted_ids)]
 
+    def read_values(self, wanted_ids, columns):
+        """The values of ``columns`` of the rows with these ids (ascending, no
+        repeats), as SQLite returns them (``None`` for NULL), one tuple per row."""
+        schema = self.schema
+        id_col = quote(schema.id_column)
+        select = ", ".join(map(quote, columns))
+        rows = []
+        for first, last in _id_runs(wanted_ids):
+            rows += (
+                self.connection()
+                .execute(
+                    f"SELECT {id_col}, {select} FROM {quote(schema.table)} WHERE "
+                    f"{id_col} BETWEEN ? AND ? ORDER BY {id_col}",
+                    (int(wanted_ids[first]), int(wanted_ids[last - 1])),
+                )
+                .fetchall()
+            )
+        found = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        keep = np.isin(found, wanted_ids)
+        self.check_unchanged(wanted_ids, int(keep.sum()))
+        return [r[1:] for r, k in zip(rows, keep, strict=True) if k]
+
     def check_unchanged(self, wanted_ids, n_found):
         """Raise when a read found fewer rows than the ids it asked for."""
         if n_found != len(wanted_ids):
@@ -180,7 +213,22 @@ class TableReader:
         n_features = schema.n_features
         if schema.blob_column is None:
             values = rows if start == 0 else [r[start:] for r in rows]
-            return np.array(values, dtype=np.float32).reshape(len(rows), n_features)
+            if self.encoding is not None:
+                frame = pd.DataFrame.from_records(
+                    values, columns=schema.feature_columns, nrows=len(values)
+                )
+                return self.encoding.transform(frame)
+            try:
+                # NULL (None) reads as NaN
+                array = np.array(values, dtype=np.float32)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"table {schema.table!r} has text in its feature columns "
+                    f"(TEXT: {schema.text_columns()}): categorical columns are "
+                    "encoded by a fit (ImbalancedNetClassifier(categorical='auto')); "
+                    "SQLiteDataset.read_frame(rows) reads their values"
+                ) from None
+            return array.reshape(len(rows), n_features)
         blobs = [r[start] for r in rows]
         expected = 4 * n_features
         buffer = b"".join(blobs)
@@ -193,3 +241,17 @@ class TableReader:
                 f"that is not {n_features} float32 values ({expected} bytes)"
             )
         return np.frombuffer(buffer, dtype=np.float32).reshape(len(blobs), n_features)
+
+
+#: Rows (ids) one query of :meth:`TableReader.read_values` spans at most.
+VALUE_READ_ROWS = 65_536
+
+
+def _id_runs(ids):
+    """``(first, last)`` position bounds of runs of the sorted ``ids`` whose id
+    range one query reads: at most ``VALUE_READ_ROWS`` ids apart."""
+    start = 0
+    while start < len(ids):
+        stop = int(np.searchsorted(ids, ids[start] + VALUE_READ_ROWS, side="left"))
+        yield start, max(stop, start + 1)
+        start = max(stop, start + 1)

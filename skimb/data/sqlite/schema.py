@@ -7,6 +7,9 @@ from pathlib import Path
 # group_concat joins in the order the scan visits the rows.
 ORDERED_AGGREGATES = sqlite3.sqlite_version_info >= (3, 44)
 
+#: Parts of a declared type that give a column TEXT affinity (SQLite's rule 2).
+TEXT_TYPES = ("CHAR", "CLOB", "TEXT")
+
 #: Prefix of the table a replacing ``write_sqlite`` fills before the swap.
 WRITING_PREFIX = "_skimb_writing_"
 
@@ -26,14 +29,35 @@ class Schema:
         The feature columns (the BLOB column alone, for one).
     n_features : int
         Features per row.
+    declared_types : dict
+        The declared SQL type of each feature column (upper case).
     """
 
     def __init__(
-        self, table, label, id_column, blob_column, feature_columns, n_features
+        self,
+        table,
+        label,
+        id_column,
+        blob_column,
+        feature_columns,
+        n_features,
+        declared_types=None,
     ):
         self.table, self.label, self.id_column = table, label, id_column
         self.blob_column, self.feature_columns = blob_column, feature_columns
         self.n_features = n_features
+        self.declared_types = declared_types or {}
+
+    def text_columns(self):
+        """The feature columns of TEXT affinity (SQLite's rule: a declared type
+        holding CHAR, CLOB or TEXT), which ``categorical="auto"`` reads as
+        categories."""
+        return [
+            name
+            for name in self.feature_columns
+            if self.blob_column is None
+            and any(t in self.declared_types.get(name, "") for t in TEXT_TYPES)
+        ]
 
     def columns_sql(self):
         """The feature columns, quoted, for a SELECT."""
@@ -77,7 +101,8 @@ def read_schema(conn, path, table, features, label):
             f"columns are {list(columns)}"
         )
     if not isinstance(names, str):
-        return Schema(table, label, id_column, None, wanted, len(wanted))
+        types = {name: columns[name] for name in wanted}
+        return Schema(table, label, id_column, None, wanted, len(wanted), types)
     n_features = _blob_length(conn, path, table, names) // 4
     return Schema(table, label, id_column, names, wanted, n_features)
 

@@ -9,6 +9,7 @@ from urllib.parse import quote as url_quote
 
 import numpy as np
 
+from . import frames
 from .schema import WRITING_PREFIX, quote
 
 #: Page size of the files ``write_sqlite`` creates (SQLite's default is 4096).
@@ -19,8 +20,11 @@ def write_sqlite(path, X, y=None, table="data", if_exists="fail"):
     """Write features and labels into a SQLite table that :class:`SQLiteDataset` reads.
 
     The table has an ``id INTEGER PRIMARY KEY``, a ``features`` BLOB of float32 values
-    and an integer ``label``. Each chunk is written in one transaction, so data that
-    never fits in memory can be streamed in.
+    and an integer ``label``. A DataFrame ``X`` (or chunks of DataFrames) is written
+    column by column instead: integers as INTEGER, other numbers as REAL, categories,
+    strings and booleans as TEXT, missing values as NULL; :class:`SQLiteDataset`
+    reads its TEXT columns as categories. Each chunk is written in one transaction,
+    so data that never fits in memory can be streamed in.
 
     What a crash (a killed process, a full disk, Ctrl-C) leaves behind:
 
@@ -45,7 +49,8 @@ def write_sqlite(path, X, y=None, table="data", if_exists="fail"):
     ----------
     path : str or Path
         The SQLite file, created if it does not exist (its folder must exist).
-    X : array-like of shape (n, d), or an iterable of ``(X_chunk, y_chunk)`` pairs
+    X : array-like of shape (n, d), DataFrame, or an iterable of ``(X_chunk, \
+y_chunk)`` pairs
         The features, or chunks of features and labels (then ``y`` must be None).
     y : array-like of shape (n,) or None
         Integer (or boolean) labels, when ``X`` is an array.
@@ -81,7 +86,9 @@ def write_sqlite(path, X, y=None, table="data", if_exists="fail"):
     if first is None:
         raise ValueError("X is an empty iterable: no (X_chunk, y_chunk) pairs to write")
     # Checked before the file is opened: a bad call creates no file.
-    first = _check_chunk(*_as_pair(first), None)
+    writes_frames = frames.is_frame(_as_pair(first)[0])
+    check = _check_frame_chunk if writes_frames else _check_chunk
+    first = check(*_as_pair(first), None)
     # Transactions are explicit (isolation_level=None).
     conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
     try:
@@ -92,14 +99,20 @@ def write_sqlite(path, X, y=None, table="data", if_exists="fail"):
         conn.execute("PRAGMA journal_mode=WAL")
         with _transaction(conn):
             _drop_leftovers(conn)
-            target = _prepare_table(conn, table, if_exists)
-            n_features = _existing_feature_count(conn, target)
-            _insert(conn, target, *_check_chunk(*first, n_features))
-        n_features = first[0].shape[1]
+            layout = first[2] if writes_frames else None
+            target = _prepare_table(conn, table, if_exists, layout)
+            if writes_frames:
+                _check_existing_columns(conn, target, layout)
+                n_features = layout
+            else:
+                n_features = _existing_feature_count(conn, target)
+            first = check(*first[:2], n_features)
+            _insert(conn, target, *first)
+        n_features = first[2] if writes_frames else first[0].shape[1]
         for item in chunks:
-            X_chunk, y_chunk = _check_chunk(*_as_pair(item), n_features)
+            chunk = check(*_as_pair(item), n_features)
             with _transaction(conn):  # one transaction per chunk
-                _insert(conn, target, X_chunk, y_chunk)
+                _insert(conn, target, *chunk)
         if target != table:
             with _transaction(conn):  # the swap: old table or new, never half
                 conn.execute(f"DROP TABLE IF EXISTS {quote(table)}")
@@ -187,7 +200,11 @@ def _transaction(conn):
     conn.execute("COMMIT")
 
 
-def _insert(conn, table, X_chunk, y_chunk):
+def _insert(conn, table, X_chunk, y_chunk, types=None):
+    if types is not None:
+        sql = frames.insert_sql(table, types)
+        conn.executemany(sql, frames.frame_rows(X_chunk, y_chunk, types))
+        return
     conn.executemany(
         f"INSERT INTO {quote(table)} (features, label) VALUES (?, ?)",
         zip(map(bytes, X_chunk), y_chunk.tolist(), strict=True),
@@ -205,6 +222,21 @@ def _as_chunks(X, y):
             "of (X_chunk, y_chunk) pairs as X"
         )
     return X
+
+
+def _check_frame_chunk(X_chunk, y_chunk, types):
+    return frames.check_frame_chunk(X_chunk, y_chunk, types)
+
+
+def _check_existing_columns(conn, table, types):
+    """Raise unless an existing table (appended to) has the frame's columns."""
+    info = conn.execute(f"PRAGMA table_info({quote(table)})").fetchall()
+    found = [row[1] for row in info if row[1] not in frames.RESERVED]
+    wanted = [name for name, _ in types]
+    if found != wanted:
+        raise ValueError(
+            f"table {table!r} has feature columns {found}, but X has {wanted}"
+        )
 
 
 def _is_pair(item):
@@ -242,8 +274,9 @@ def _check_chunk(X_chunk, y_chunk, n_features):
     return X_chunk, y_chunk
 
 
-def _prepare_table(conn, table, if_exists):
-    """Create the table to write into and return its name."""
+def _prepare_table(conn, table, if_exists, types=None):
+    """Create the table to write into (``types``: the columns of a frame's) and
+    return its name."""
     exists = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)
     ).fetchone()
@@ -252,6 +285,9 @@ def _prepare_table(conn, table, if_exists):
             f"table {table!r} already exists; pass if_exists='replace' or 'append'"
         )
     target = _writing_name(table) if exists and if_exists == "replace" else table
+    if types is not None:
+        conn.execute(frames.create_sql(target, types))
+        return target
     conn.execute(
         f"CREATE TABLE IF NOT EXISTS {quote(target)} "
         "(id INTEGER PRIMARY KEY, features BLOB NOT NULL, label INTEGER NOT NULL)"
