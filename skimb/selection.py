@@ -23,6 +23,12 @@ import torch
 from skorch.callbacks import Callback
 
 
+class PatienceExhausted(KeyboardInterrupt):
+    """Raised by :class:`BestEpoch` to end training (skorch ends a fit on a
+    ``KeyboardInterrupt``); told apart from the user's Ctrl-C, which ends a whole
+    bag."""
+
+
 class BestEpoch(Callback):
     """Restore the weights of the epoch with the best ``monitor`` when training ends.
 
@@ -122,7 +128,7 @@ class BestEpoch(Callback):
         else:
             self.misses_ += 1
         if self.patience_ is not None and self.misses_ >= self.patience_:
-            raise KeyboardInterrupt  # skorch's way to end training after this epoch
+            raise PatienceExhausted  # skorch ends training on a KeyboardInterrupt
 
     def on_train_end(self, net, **kwargs):
         if self.best_weights_ is not None and self.best_epoch_ != len(net.history):

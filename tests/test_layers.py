@@ -21,7 +21,7 @@ DATA_LAYERS = [
     ["read_once"],
     ["sqlite.schema"],
     ["sqlite.reader"],
-    ["sqlite.labels", "sqlite.cache"],
+    ["sqlite.labels", "sqlite.cache", "sqlite.frames"],
     ["sqlite.dataset", "sqlite.writer"],
     ["sqlite"],
     [""],  # skimb.data itself

@@ -121,6 +121,8 @@ def test_bad_lr_and_optimizer_are_named():
 class Members(torch.nn.Module):
     """Two fixed 'members': logits a*x and b*x of the first feature."""
 
+    ensemble_size = 2  # declared: one logit per member
+
     def __init__(self, input_dim=1, a=2.0, b=-1.0):
         super().__init__()
         self.a = torch.nn.Parameter(torch.tensor(a))

@@ -126,7 +126,7 @@ def test_target_encoding_never_reads_a_rows_own_label():
     frame = pd.DataFrame({"city": cities})
     y = rng.integers(0, 2, n)
     y[:20] = 1
-    encoder = TableEncoder()
+    encoder = TableEncoder(target_encoding=True)
     packed = encoder.fit_transform(frame, y, folds=5, random_state=3)
     assert encoder.target_encoded_ == [0]  # 50 levels > 10
     te = encoder.layout_.n_scaled - 1
@@ -324,7 +324,9 @@ def test_scikit_learn_tools_on_tables():
     search.fit(frame, y)
     assert search.best_params_["pos_weight"] in ("balanced", 1.0)
     # SMOTENC needs no gaps: the table-aware baseline on a complete copy
-    complete = frame.assign(age=frame.age.fillna(40.0), channel=frame.channel.astype(str))
+    complete = frame.assign(
+        age=frame.age.fillna(40.0), channel=frame.channel.astype(str)
+    )
     pipeline = make_pipeline(
         SMOTENC(categorical_features=["country", "channel", "store"], random_state=0),
         quiet(max_epochs=2, categorical=["country", "channel", "store"]),
@@ -369,7 +371,10 @@ def test_write_sqlite_writes_a_frames_columns(tmp_path):
         "channel": "TEXT", "store": "INTEGER", "label": "INTEGER",
     }  # fmt: skip
     n_null = conn.execute("SELECT SUM(age IS NULL), SUM(channel IS NULL) FROM data")
-    assert list(n_null.fetchone()) == [frame.age.isna().sum(), frame.channel.isna().sum()]
+    assert list(n_null.fetchone()) == [
+        frame.age.isna().sum(),
+        frame.channel.isna().sum(),
+    ]
     conn.close()
     ds = SQLiteDataset(path)
     assert ds.categorical_columns == ["country", "channel"] and ds.is_table

@@ -76,6 +76,10 @@ class MLP(nn.Module):
         layers.append(linear(width, 1))
         self.net = nn.Sequential(*layers)
 
+    @property
+    def ensemble_size(self):
+        return self.members  # (n, members) logits when members > 1
+
     def forward(self, X, x_cat=None):
         X = with_categories(X, x_cat, self.categories)
         if self.members == 1:

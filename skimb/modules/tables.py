@@ -14,6 +14,8 @@ one-hot encoded, and ``input_dim`` counts those columns.
 import torch
 from torch import nn
 
+from .ensembles import ensemble_size
+
 #: Widest embedding of one categorical column.
 MAX_EMBEDDING_DIM = 32
 
@@ -95,6 +97,10 @@ class TableInputs(nn.Module):
         self.n_numeric = int(n_numeric)
         self.cardinalities = tuple(int(c) for c in cardinalities)
         self.declared = declares_categorical_inputs(module)
+
+    @property
+    def ensemble_size(self):
+        return ensemble_size(self.module)
 
     def forward(self, X, **kwargs):
         x_num = X[:, : self.n_numeric]

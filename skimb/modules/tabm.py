@@ -96,6 +96,7 @@ class TabM(nn.Module):
             options["num_embeddings"] = periodic_embeddings(
                 int(input_dim), 16, 48, 0.01
             )
+        self.ensemble_size = int(k)  # (n, k) logits: one per member
         self.tabm = tabm.TabM.make(n_num_features=int(input_dim), d_out=1, **options)
 
     def forward(self, X, x_cat=None):

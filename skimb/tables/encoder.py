@@ -69,8 +69,8 @@ class TableEncoder:
       training rows (the ``max_categories`` most frequent) gets a code from 2 up;
       code 0 is a missing value, code 1 is shared by the rare categories and by any
       category never seen in training, so predicting never fails on a new one.
-    * Columns with more than ``TARGET_ENCODING_MIN_LEVELS`` distinct training values
-      also get a numeric input, scikit-learn's :class:`~sklearn.preprocessing.
+    * With ``target_encoding=True``, columns with more than
+      ``target_encoding_min_levels`` distinct training values also get a numeric input, scikit-learn's :class:`~sklearn.preprocessing.
       TargetEncoder` (smoothed positive rate, cross-fitted on the training rows so
       a row's own label never enters its value; Micci-Barreca 2001).
 
@@ -81,8 +81,13 @@ class TableEncoder:
         ``object``, strings, booleans).
     min_category_rows : int, default=5
     max_categories : int, default=1000
-    target_encoding : bool, default=True
+    target_encoding : bool, default=False
+        Off by default: on the development tables (``benchmarks/bench_tables.py``,
+        ``docs/tables.md``) it scored no better than embeddings alone, also on a
+        column of ~5,000 values.
     missing_indicators : bool, default=True
+    target_encoding_min_levels : int, default=TARGET_ENCODING_MIN_LEVELS
+        Columns with more distinct training values than this are target-encoded.
 
     Attributes
     ----------
@@ -121,14 +126,16 @@ class TableEncoder:
         categorical="auto",
         min_category_rows=MIN_CATEGORY_ROWS,
         max_categories=MAX_CATEGORIES,
-        target_encoding=True,
+        target_encoding=False,
         missing_indicators=True,
+        target_encoding_min_levels=TARGET_ENCODING_MIN_LEVELS,
     ):
         self.categorical = categorical
         self.min_category_rows = min_category_rows
         self.max_categories = max_categories
         self.target_encoding = target_encoding
         self.missing_indicators = missing_indicators
+        self.target_encoding_min_levels = target_encoding_min_levels
 
     def fit_transform(
         self, X, y, train_rows=None, scaling=None, folds=5, random_state=None
@@ -216,7 +223,7 @@ class TableEncoder:
             kept = [v for v, c in ranked if c >= self.min_category_rows]
             kept = kept[: self.max_categories]
             self.vocabularies_.append(pd.Index(kept, dtype=object))
-            if target_encoding and len(column_counts) > TARGET_ENCODING_MIN_LEVELS:
+            if target_encoding and len(column_counts) > self.target_encoding_min_levels:
                 self.target_encoded_.append(position)
 
     def _set_layout(self, n_scaled):

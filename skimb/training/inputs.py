@@ -1,6 +1,8 @@
 """The training data of a fit: ``X``, ``y`` and ``sample_weight`` checked, the labels
 encoded 0/1 against ``classes_``."""
 
+import warnings
+
 import numpy as np
 import torch
 from sklearn.utils import check_consistent_length
@@ -168,23 +170,48 @@ def table_input(net, X):
 
 
 def dataset_labels(X, y):
-    """The labels of the Dataset ``X``: ``y`` when given, else ``X.labels``."""
+    """The labels of the Dataset ``X``: ``y`` when given, else ``X.labels``, else
+    read with one pass over its ``(x, label)`` pairs (as skorch reads them)."""
     if y is not None:
         return np.asarray(y)
     labels = getattr(X, "labels", None)
     if labels is None:
-        raise ValueError(
-            f"y is None and the dataset {type(X).__name__} has no "
-            "`labels` attribute; pass y (the labels of its rows)"
-        )
+        labels = [_scalar(X[i][1]) for i in range(len(X))]
     return np.asarray(labels)
+
+
+def _scalar(label):
+    if isinstance(label, torch.Tensor) or isinstance(label, np.ndarray):
+        return label.item()
+    return label
 
 
 def _encoded(net, y, reset, dtype=np.float32):
     classes, y01 = encode_labels(y, None if reset else net.classes_, dtype)
     if reset:
         net.classes_ = classes
+        warn_if_positive_is_majority(classes, y01)
     return y01
+
+
+def warn_if_positive_is_majority(classes, y01):
+    """Warn when ``classes[1]``, which every imbalance mechanism treats as the rare
+    positive class (scikit-learn's rule: the later label), is the majority."""
+    n_positive = int(np.count_nonzero(y01))
+    if 2 * n_positive <= len(y01):
+        return
+    share = n_positive / len(y01)
+    classes = np.asarray(classes).tolist()  # 'ok', not np.str_('ok')
+    warnings.warn(
+        f"the positive class classes_[1]={classes[1]!r} is the majority class "
+        f"({share:.0%} of the rows; classes_[0]={classes[0]!r} has "
+        f"{1 - share:.0%}): pos_weight, the samplers, prior correction, the F1 "
+        "threshold and the scorers all treat classes_[1] as the rare class. "
+        f"Encode the labels so that the rare class sorts last, e.g. "
+        f"y == {classes[0]!r}",
+        UserWarning,
+        stacklevel=4,
+    )
 
 
 def encode_labels(y, classes=None, dtype=np.float32):

@@ -1,6 +1,7 @@
 """Prediction: probabilities streamed batch by batch, labels by the threshold."""
 
 from sklearn.utils.validation import check_is_fitted
+from skorch.exceptions import NotInitializedError
 from skorch.utils import is_dataset
 
 from ..progress import progress
@@ -19,6 +20,12 @@ class ThresholdedPrediction:
 
         ``X`` may be an array, a DataFrame or a torch Dataset (streamed by batch).
         """
+        if not hasattr(self, "threshold_"):
+            # skorch's error, a NotFittedError: both except clauses catch it
+            raise NotInitializedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' "
+                "with appropriate arguments before using this estimator."
+            )
         check_is_fitted(self)
         X = dataset_input(self, X) if is_dataset(X) else table_input(self, X)
         with cooperative_threads(), self._device_context():

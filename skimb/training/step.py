@@ -5,6 +5,7 @@ import torch
 from skorch.dataset import unpack_data
 
 from ..losses import weighted_loss
+from ..modules.ensembles import ensemble_size
 from .runtime import device_type
 
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -25,25 +26,31 @@ def forward_logits(net, forward):
     when ``net.precision`` asks for mixed precision (the logits then go on as
     float32: the loss and NumPy need it)."""
     dtype = AUTOCAST_DTYPES.get(net.precision)
+    members = ensemble_size(net.module_)
     if dtype is None:
-        return member_logits(forward())
+        return member_logits(forward(), members)
     with torch.autocast(device_type(net.device), dtype=dtype):
-        logits = member_logits(forward())
+        logits = member_logits(forward(), members)
     return logits.float()
 
 
-def member_logits(y_infer):
-    """The module's logits as (n,), or (n, k) for the k members of an ensemble."""
+def member_logits(y_infer, members=1):
+    """The module's logits as (n,), or (n, k) for a module that declares an
+    ensemble of ``members`` = k (:mod:`skimb.modules.ensembles`)."""
     if isinstance(y_infer, tuple):
         y_infer = y_infer[0]
     if y_infer.ndim == 2 and y_infer.shape[1] == 1:
         return y_infer.reshape(-1)
-    if y_infer.ndim not in (1, 2):
-        raise ValueError(
-            "the module must return logits of shape (n,), (n, 1) or (n, k) for k "
-            f"ensemble members, got shape {tuple(y_infer.shape)}"
-        )
-    return y_infer
+    if y_infer.ndim == 1 or (y_infer.ndim == 2 and y_infer.shape[1] == members):
+        return y_infer
+    raise ValueError(
+        "the module must return one logit a row, shape (n,) or (n, 1), for binary "
+        f"classification, got shape {tuple(y_infer.shape)}"
+        + (f" (it declares ensemble_size={members})" if members > 1 else "")
+        + "; a module whose output is one logit per ensemble member, (n, k), "
+        "declares it with an attribute ensemble_size = k "
+        "(skimb.modules.ensembles)"
+    )
 
 
 def batch_loss(net, y_pred, y_true, unweighted_loss):
