@@ -14,7 +14,6 @@ from sklearn.exceptions import NotFittedError
 from skorch.exceptions import NotInitializedError
 from torch.utils.data import TensorDataset
 
-from skimb import ImbalancedNetClassifier
 from tests.conftest import quiet
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from skorch.dataset import ValidSplit
 
 from skimb import ImbalancedNetClassifier
 from skimb.data.split import light_valid_split

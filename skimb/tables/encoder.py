@@ -70,9 +70,10 @@ class TableEncoder:
       code 0 is a missing value, code 1 is shared by the rare categories and by any
       category never seen in training, so predicting never fails on a new one.
     * With ``target_encoding=True``, columns with more than
-      ``target_encoding_min_levels`` distinct training values also get a numeric input, scikit-learn's :class:`~sklearn.preprocessing.
-      TargetEncoder` (smoothed positive rate, cross-fitted on the training rows so
-      a row's own label never enters its value; Micci-Barreca 2001).
+      ``target_encoding_min_levels`` distinct training values also get a numeric
+      input, scikit-learn's :class:`~sklearn.preprocessing.TargetEncoder`
+      (smoothed positive rate, cross-fitted on the training rows so a row's own
+      label never enters its value; Micci-Barreca 2001).
 
     Parameters
     ----------
