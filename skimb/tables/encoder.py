@@ -249,6 +249,46 @@ class TableEncoder:
         numbers = self._numbers(frame)
         return self._packed(frame, numbers, self._target_encodings(frame))
 
+    def transform_rows(self, rows):
+        """Encode rows given as sequences of values in ``columns_`` order (as a
+        SQLite query returns them: ``None`` for NULL), as :meth:`transform` encodes
+        the same rows of a frame, without building one (a block at a time, this is
+        the read path of a table on disk). Target encoding is not applied."""
+        if self.target_encoder_ is not None:
+            return self.transform(
+                pd.DataFrame.from_records(rows, columns=self.columns_)
+            )
+        values = np.array(rows, dtype=object).reshape(len(rows), len(self.columns_))
+        positions = {c: j for j, c in enumerate(self.columns_)}
+        numeric = [positions[c] for c in self.numeric_columns_]
+        numbers = np.array(values[:, numeric].tolist(), dtype=np.float64)
+        numbers = numbers.reshape(len(rows), len(numeric))
+        if np.isinf(numbers).any():
+            bad = self.numeric_columns_[
+                int(np.flatnonzero(np.isinf(numbers).any(0))[0])
+            ]
+            raise ValueError(f"column {bad!r} holds infinite values")
+        codes = np.empty((len(rows), len(self.vocabularies_)), dtype=np.float32)
+        for k, (name, lookup) in enumerate(
+            zip(self.categorical_columns_, self._lookups(), strict=True)
+        ):
+            column = values[:, positions[name]]
+            codes[:, k] = [
+                MISSING_CODE if v is None or v != v else lookup.get(v, RARE_CODE)
+                for v in column
+            ]
+        return self._packed_parts(numbers, np.empty((len(rows), 0)), codes)
+
+    def _lookups(self):
+        lookups = self.__dict__.get("_lookup_dicts")
+        if lookups is None:
+            lookups = [
+                {value: i + 2 for i, value in enumerate(vocabulary)}
+                for vocabulary in self.vocabularies_
+            ]
+            self._lookup_dicts = lookups
+        return lookups
+
     # -- parts ---------------------------------------------------------------
 
     def _check_options(self):
@@ -332,13 +372,16 @@ class TableEncoder:
         return self.target_encoder_.transform(self._target_inputs(frame))
 
     def _packed(self, frame, numbers, encoded_targets):
+        return self._packed_parts(numbers, encoded_targets, self._codes(frame))
+
+    def _packed_parts(self, numbers, encoded_targets, codes):
         layout = self.layout_
-        packed = np.empty((len(frame), layout.width), dtype=np.float32)
+        packed = np.empty((len(numbers), layout.width), dtype=np.float32)
         missing = np.isnan(numbers)
         filled = np.where(missing, self.fill_, numbers)
         n_numbers = numbers.shape[1]
         packed[:, :n_numbers] = filled
         packed[:, n_numbers : layout.n_scaled] = encoded_targets
         packed[:, layout.n_scaled : layout.n_numeric] = missing[:, self.indicators_]
-        packed[:, layout.n_numeric :] = self._codes(frame)
+        packed[:, layout.n_numeric :] = codes
         return packed

@@ -6,7 +6,6 @@ import threading
 from urllib.parse import quote as url_quote
 
 import numpy as np
-import pandas as pd
 
 from .schema import ORDERED_AGGREGATES, quote, read_schema
 
@@ -214,10 +213,7 @@ class TableReader:
         if schema.blob_column is None:
             values = rows if start == 0 else [r[start:] for r in rows]
             if self.encoding is not None:
-                frame = pd.DataFrame.from_records(
-                    values, columns=schema.feature_columns, nrows=len(values)
-                )
-                return self.encoding.transform(frame)
+                return self.encoding.transform_rows(values)
             try:
                 # NULL (None) reads as NaN
                 array = np.array(values, dtype=np.float32)
