@@ -216,7 +216,7 @@ class CatBoostTable(ClassifierMixin, BaseEstimator):
 
         self.cat_features_ = categorical_columns(X)
         self.model_ = CatBoostClassifier(
-            random_seed=self.seed, thread_count=1, verbose=0,
+            random_seed=self.seed, thread_count=1, verbose=0, allow_writing_files=False,
             cat_features=self.cat_features_,
         )  # fmt: skip
         self.model_.fit(self._frame(X), y)
