@@ -324,13 +324,6 @@ def folds(name, n_splits, n_repeats, seed=0):
 def run_one(method, set_name, fold, train, test):
     """Fit ``method`` on one fold; the scores of its test predictions."""
     import torch
-    from sklearn.metrics import (
-        average_precision_score,
-        brier_score_loss,
-        f1_score,
-        log_loss,
-        roc_auc_score,
-    )
     from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(1)
@@ -343,17 +336,29 @@ def run_one(method, set_name, fold, train, test):
         fit_s = time.perf_counter() - start
         proba = estimator.predict_proba(X[test])[:, 1]
         predicted = estimator.predict(X[test])
+    row = {"method": method, "set": set_name, "fold": fold}
+    return {**row, **fold_scores(y[test], proba, predicted), "fit_s": fit_s}
+
+
+def fold_scores(y_test, proba, predicted):
+    """AP, ROC-AUC, F1, log loss and Brier score of one test fold's predictions
+    (probabilities clipped away from 0 and 1, NaN read as 0.5)."""
+    from sklearn.metrics import (
+        average_precision_score,
+        brier_score_loss,
+        f1_score,
+        log_loss,
+        roc_auc_score,
+    )
+
     proba = np.clip(np.nan_to_num(proba.astype(np.float64), nan=0.5), 1e-7, 1 - 1e-7)
-    y_test = y[test]
     return {
-        "method": method, "set": set_name, "fold": fold,
         "ap": average_precision_score(y_test, proba),
         "roc_auc": roc_auc_score(y_test, proba),
         "f1": f1_score(y_test, predicted, zero_division=0.0),
         "log_loss": log_loss(y_test, proba, labels=[0, 1]),
         "brier": brier_score_loss(y_test, proba),
-        "fit_s": fit_s,
-    }  # fmt: skip
+    }
 
 
 @functools.lru_cache(maxsize=1)

@@ -34,7 +34,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bench_quality import PlainMLP, markdown, plot, summarize  # noqa: E402
+from bench_quality import PlainMLP, fold_scores, markdown, plot, summarize  # noqa: E402
 
 RESULTS = HERE / "results"
 
@@ -152,7 +152,17 @@ class AsObjects(BaseEstimator):
         return X
 
 
-class CategoryDtypes(ClassifierMixin, BaseEstimator):
+class FrameModel(ClassifierMixin, BaseEstimator):
+    """A fitted ``model_`` that predicts on the table as ``_frame`` prepares it."""
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(self._frame(X))
+
+    def predict(self, X):
+        return self.model_.predict(self._frame(X))
+
+
+class CategoryDtypes(FrameModel):
     """A gradient-boosting model on the table with its text columns as pandas
     ``category`` dtype, the categories learned on the training rows."""
 
@@ -190,14 +200,8 @@ class CategoryDtypes(ClassifierMixin, BaseEstimator):
         self.classes_ = self.model_.classes_
         return self
 
-    def predict_proba(self, X):
-        return self.model_.predict_proba(self._frame(X))
 
-    def predict(self, X):
-        return self.model_.predict(self._frame(X))
-
-
-class CatBoostTable(ClassifierMixin, BaseEstimator):
+class CatBoostTable(FrameModel):
     """CatBoost with its defaults and ``cat_features`` (missing categories as a
     string, as CatBoost requires)."""
 
@@ -222,12 +226,6 @@ class CatBoostTable(ClassifierMixin, BaseEstimator):
         self.model_.fit(self._frame(X), y)
         self.classes_ = self.model_.classes_
         return self
-
-    def predict_proba(self, X):
-        return self.model_.predict_proba(self._frame(X))
-
-    def predict(self, X):
-        return self.model_.predict(self._frame(X))
 
 
 def make_method(name, seed, frame):
@@ -270,13 +268,6 @@ def make_method(name, seed, frame):
 
 def run_one(method, set_name, fold, train, test):
     import torch
-    from sklearn.metrics import (
-        average_precision_score,
-        brier_score_loss,
-        f1_score,
-        log_loss,
-        roc_auc_score,
-    )
     from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(1)
@@ -288,17 +279,8 @@ def run_one(method, set_name, fold, train, test):
         fit_s = time.perf_counter() - start
         proba = estimator.predict_proba(frame.iloc[test])[:, 1]
         predicted = np.asarray(estimator.predict(frame.iloc[test])).astype(int)
-    proba = np.clip(np.nan_to_num(proba.astype(np.float64), nan=0.5), 1e-7, 1 - 1e-7)
-    y_test = y[test]
-    return {
-        "method": method, "set": set_name, "fold": fold,
-        "ap": average_precision_score(y_test, proba),
-        "roc_auc": roc_auc_score(y_test, proba),
-        "f1": f1_score(y_test, predicted, zero_division=0.0),
-        "log_loss": log_loss(y_test, proba, labels=[0, 1]),
-        "brier": brier_score_loss(y_test, proba),
-        "fit_s": fit_s,
-    }  # fmt: skip
+    row = {"method": method, "set": set_name, "fold": fold}
+    return {**row, **fold_scores(y[test], proba, predicted), "fit_s": fit_s}
 
 
 def folds(name, repeats, seed):

@@ -151,14 +151,7 @@ class TableEncoder:
         """
         frame = as_frame(X)
         self._check_options()
-        self.columns_ = list(frame.columns)
-        if len(self.columns_) == 0:
-            raise ValueError("X has no columns; at least one feature is required")
-        categorical = categorical_positions(frame, self.categorical)
-        self.categorical_columns_ = [self.columns_[j] for j in categorical]
-        self.numeric_columns_ = [
-            c for j, c in enumerate(self.columns_) if j not in set(categorical)
-        ]
+        self._learn_columns(frame)
         n_rows = len(frame)
         rows = np.arange(n_rows) if train_rows is None else np.asarray(train_rows)
         train = np.zeros(n_rows, dtype=bool)
@@ -188,12 +181,7 @@ class TableEncoder:
         categories of every training row with its label in memory. Returns self.
         """
         self._check_options()
-        self.columns_ = list(sample.columns)
-        categorical = categorical_positions(sample, self.categorical)
-        self.categorical_columns_ = [self.columns_[j] for j in categorical]
-        self.numeric_columns_ = [
-            c for j, c in enumerate(self.columns_) if j not in set(categorical)
-        ]
+        self._learn_columns(sample)
         numbers = self._numbers(sample)
         self._learn_numbers(numbers)
         self._learn_vocabularies(category_counts, target_encoding=False)
@@ -201,6 +189,19 @@ class TableEncoder:
         self._set_layout(numbers.shape[1])
         self._fit_scaler(scaling, numbers)
         return self
+
+    def _learn_columns(self, frame):
+        """``columns_``, and which of them are categorical or numeric."""
+        self.columns_ = list(frame.columns)
+        if len(self.columns_) == 0:
+            raise ValueError("X has no columns; at least one feature is required")
+        categorical = set(categorical_positions(frame, self.categorical))
+        self.categorical_columns_ = [
+            c for j, c in enumerate(self.columns_) if j in categorical
+        ]
+        self.numeric_columns_ = [
+            c for j, c in enumerate(self.columns_) if j not in categorical
+        ]
 
     def _learn_numbers(self, observed):
         with warnings.catch_warnings():

@@ -39,6 +39,8 @@ def training_data(net, X, y, sample_weight, reset, encoded_by=None):
     matrix it made, a table on disk is read through it. ``reset`` learns
     ``classes_``; otherwise the labels must be among them.
     """
+    if reset:  # a new fit learns its own encoding, if any
+        vars(net).pop("table_encoder_", None)
     if is_dataset(X):
         labels = dataset_labels(X, y)
         sample_weight = check_sample_weight(sample_weight, len(labels))
@@ -51,7 +53,6 @@ def training_data(net, X, y, sample_weight, reset, encoded_by=None):
             raise ValueError(f"{error} (the labels of {X!r})") from None
         if reset:
             net.n_features_in_ = dataset_width(X)
-            vars(net).pop("table_encoder_", None)
         X = table_dataset(net, X, y01, reset, encoded_by)
         return EncodedTargets(X, net.classes_[1], sample_weight), y01, None
     if y is None:
@@ -59,8 +60,6 @@ def training_data(net, X, y, sample_weight, reset, encoded_by=None):
             f"This {type(net).__name__} estimator requires y to be "
             "passed, but the target y is None."
         )
-    if reset:
-        vars(net).pop("table_encoder_", None)
     if encoded_by is not None:
         net.table_encoder_ = encoded_by
     elif reset and needs_encoding(X, net.categorical):
@@ -108,11 +107,10 @@ def fitted_table_dataset(net, X, y01, train_rows="split", seed=None):
     those rows (whole blocks, at most ``SCALING_SAMPLE_ROWS``), the vocabularies
     from an exact count over all of them. ``train_rows`` as for
     :func:`fitted_table`; ``seed`` draws the sample (None: from torch's RNG)."""
-    n = len(X)
-    if isinstance(train_rows, str):
-        rows = light_valid_split(net.train_split, y01)
-        train_rows = None if rows is None else rows[0]
-    train_rows = np.arange(n) if train_rows is None else np.asarray(train_rows)
+    train_rows = _training_rows(net, y01, train_rows)
+    if train_rows is None:
+        train_rows = np.arange(len(X))
+    train_rows = np.asarray(train_rows)
     seed = torch_seed() if seed is None else seed
     generator = torch.Generator().manual_seed(seed)
     sample = scaling_sample(X.storage_positions(train_rows), generator)
@@ -123,6 +121,15 @@ def fitted_table_dataset(net, X, y01, train_rows="split", seed=None):
     return encoder.fit_stream(
         X.read_frame(sample_rows), X.category_counts(train_rows), scaling=net.scaling
     )
+
+
+def _training_rows(net, y01, train_rows):
+    """``train_rows``, or for ``"split"`` the rows skorch's default stratified
+    split keeps for training (None, all rows, for any other split)."""
+    if isinstance(train_rows, str):
+        rows = light_valid_split(net.train_split, y01)
+        train_rows = None if rows is None else rows[0]
+    return train_rows
 
 
 def table_encoder(net):
@@ -146,9 +153,7 @@ def fitted_table(net, X, y, folds=5, seed=None, train_rows="split"):
     y = np.asarray(y)
     check_consistent_length(X, y)
     y01 = _encoded(net, y, reset=True)
-    if isinstance(train_rows, str):
-        rows = light_valid_split(net.train_split, y01)
-        train_rows = None if rows is None else rows[0]
+    train_rows = _training_rows(net, y01, train_rows)
     if seed is None:
         seed = torch_seed() % 2**32
     encoder = table_encoder(net)
