@@ -128,7 +128,7 @@ default="auto"
         the device the module lives on.
     history_ : skorch History
         Per epoch the losses, ``valid_roc_auc``, ``valid_ap``, ``valid_f1``,
-        ``valid_log_loss`` and ``pos_weight`` (the weight in force).
+        ``valid_acc``, ``valid_log_loss`` and ``pos_weight`` (the weight in force).
 
     Examples
     --------

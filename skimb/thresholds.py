@@ -241,14 +241,12 @@ class RankCurve(_CountsAtScores):
         wins = positives_here * (negatives_below + 0.5 * negatives_tied)
         return float(np.sum(wins) / (self.n_pos * n_neg))
 
-    def f1_at(self, threshold):
-        """:func:`f1_at` of these predictions: F1 of ``proba > threshold``, from the
-        counts (the same integers, so the same value)."""
+    def counts_at(self, threshold):
+        """:func:`counts_at` of these predictions, from the sorted scores."""
         predicted = self.n_rows - int(np.searchsorted(self._sorted, threshold, "right"))
         above = int(np.count_nonzero(self.scores > threshold))  # positives' scores
         true_pos = int(self.tps[above - 1]) if above else 0
-        denominator = self.n_pos + predicted
-        return float(2 * true_pos / denominator) if denominator > 0 else 0.0
+        return Counts(true_pos, predicted, self.n_pos, self.n_rows)
 
     def threshold_after(self, i):
         """A threshold that predicts exactly the rows scored >= ``scores[i]`` (the
@@ -290,15 +288,44 @@ def tuned_threshold(
     return 0.5 * (curve.f1_threshold() + curve.expected_f1_threshold())
 
 
-def f1_at(y_true, proba, threshold, sample_weight=None):
-    """F1 of predicting ``proba > threshold`` (0 when nothing is predicted positive)."""
+class Counts:
+    """The (weighted) true positives, predicted positives, positives and rows of
+    predicting ``proba > threshold``: F1 and accuracy from the same counts."""
+
+    def __init__(self, true_pos, predicted, positives, rows):
+        self.true_pos, self.predicted = true_pos, predicted
+        self.positives, self.rows = positives, rows
+
+    def f1(self):
+        """0 when nothing is predicted positive and there are no positives."""
+        denominator = self.positives + self.predicted
+        return float(2 * self.true_pos / denominator) if denominator > 0 else 0.0
+
+    def accuracy(self):
+        """(true positives + true negatives) / rows; NaN without rows."""
+        if not self.rows > 0:
+            return float("nan")
+        true_neg = self.rows - self.positives - self.predicted + self.true_pos
+        return float((self.true_pos + true_neg) / self.rows)
+
+
+def counts_at(y_true, proba, threshold, sample_weight=None):
+    """The :class:`Counts` of predicting ``proba > threshold`` against ``y_true``."""
     y_true = np.asarray(y_true).ravel() > 0.5
     predicted = np.asarray(proba).ravel() > threshold
     if sample_weight is None:  # counts: no array of ones
-        true_pos = np.count_nonzero(y_true & predicted)
-        denominator = np.count_nonzero(y_true) + np.count_nonzero(predicted)
-    else:
-        w = np.asarray(sample_weight)
-        true_pos = w[y_true & predicted].sum()
-        denominator = w[y_true].sum() + w[predicted].sum()
-    return float(2 * true_pos / denominator) if denominator > 0 else 0.0
+        return Counts(
+            np.count_nonzero(y_true & predicted),
+            np.count_nonzero(predicted),
+            np.count_nonzero(y_true),
+            y_true.size,
+        )
+    w = np.asarray(sample_weight, dtype=np.float64).ravel()
+    return Counts(
+        w[y_true & predicted].sum(), w[predicted].sum(), w[y_true].sum(), w.sum()
+    )
+
+
+def f1_at(y_true, proba, threshold, sample_weight=None):
+    """F1 of predicting ``proba > threshold`` (0 when nothing is predicted positive)."""
+    return counts_at(y_true, proba, threshold, sample_weight).f1()

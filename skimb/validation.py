@@ -14,15 +14,16 @@ from skorch.callbacks import Callback
 from .data.batches import BatchRows
 from .data.index import chunk_bounds
 from .prior import corrected_proba
-from .thresholds import RankCurve, curve_of, f1_at, tuned_threshold
+from .thresholds import RankCurve, counts_at, curve_of, tuned_threshold
 
-SCORES = ("valid_roc_auc", "valid_ap", "valid_f1", "valid_log_loss")
+SCORES = ("valid_roc_auc", "valid_ap", "valid_f1", "valid_acc", "valid_log_loss")
 
 
 class ValidationScores(Callback):
-    """Record ``valid_roc_auc``, ``valid_ap``, ``valid_f1`` and ``valid_log_loss``.
+    """Record ``valid_roc_auc``, ``valid_ap``, ``valid_f1``, ``valid_acc`` and
+    ``valid_log_loss``.
 
-    All four are computed from the logits of the epoch's validation batches, with
+    All five are computed from the logits of the epoch's validation batches, with
     the net's prior correction for the weight in force
     (:meth:`ImbalancedNetClassifier.logit_shift`) and the rows' sample weights when
     ``fit`` was given some. ``valid_log_loss`` is the plain (unweighted by class) log
@@ -30,7 +31,9 @@ class ValidationScores(Callback):
     positive weight does. ``valid_f1`` is F1 at the fixed ``threshold`` or, with
     ``threshold="f1"``, at the threshold tuned on these rows
     (:func:`skimb.thresholds.tuned_threshold`). A split holding one class only
-    scores NaN.
+    scores NaN. ``valid_acc`` is the accuracy at the threshold ``valid_f1`` uses
+    (skorch's ``NeuralNetBinaryClassifier`` logs it by default; with rare positives
+    it says little: predicting every row negative scores the negatives' share).
     """
 
     def on_epoch_begin(self, net, dataset_valid=None, **kwargs):
@@ -59,13 +62,14 @@ class ValidationScores(Callback):
 def score_predictions(
     y_true, proba, sample_weight=None, threshold="f1", overwrite_proba=False
 ):
-    """The four validation scores of ``proba`` against 0/1 ``y_true``, as a dict.
+    """The five validation scores of ``proba`` against 0/1 ``y_true``, as a dict.
 
     One sort serves them all (:func:`skimb.thresholds.curve_of`); they equal
-    scikit-learn's ``roc_auc_score``, ``average_precision_score``, ``f1_score`` and
-    ``log_loss`` (tested), without their input validation, which cost more than
-    the training step on small data. ``overwrite_proba``: a float64 ``proba`` the
-    caller lets go is sorted in place (no copy of it over a large split).
+    scikit-learn's ``roc_auc_score``, ``average_precision_score``, ``f1_score``,
+    ``accuracy_score`` and ``log_loss`` (tested), without their input
+    validation, which cost more than the training step on small data.
+    ``overwrite_proba``: a float64 ``proba`` the caller lets go is sorted in place
+    (no copy of it over a large split).
     """
     y_true = _flags(y_true)
     if sample_weight is not None and not np.sum(sample_weight) > 0:
@@ -78,13 +82,14 @@ def score_predictions(
     if threshold == "f1":
         threshold = tuned_threshold(y_true, proba, sample_weight, curve=curve)
     if isinstance(curve, RankCurve):  # from its counts: proba may be sorted now
-        f1 = curve.f1_at(threshold)
+        counts = curve.counts_at(threshold)
     else:
-        f1 = f1_at(y_true, proba, threshold, sample_weight)
+        counts = counts_at(y_true, proba, threshold, sample_weight)
     return {
         "valid_roc_auc": curve.roc_auc(),
         "valid_ap": curve.average_precision(),
-        "valid_f1": f1,
+        "valid_f1": counts.f1(),
+        "valid_acc": counts.accuracy(),
         "valid_log_loss": loss,
     }
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.metrics import f1_score
+from sklearn.metrics import accuracy_score, f1_score
 
 from skimb.thresholds import (
     Curve,
@@ -140,9 +140,11 @@ def test_validation_scores_need_a_few_bytes_a_row():
     assert peak / n < 16  # the sorted copy (8), a few bools, chunks of the pass
 
 
-def test_rank_curve_f1_at_counts_rows_strictly_above_the_threshold():
+def test_rank_curve_counts_rows_strictly_above_the_threshold():
     y = np.array([1, 0, 1, 0, 1], bool)
     proba = np.array([0.3, 0.3, 0.6, 0.1, 0.1])
     curve = RankCurve(y, proba)
     for threshold in (0.0, 0.1, 0.2, 0.3, 0.45, 0.6, 0.9):  # ties at 0.1, 0.3, 0.6
-        assert curve.f1_at(threshold) == f1_at(y, proba, threshold), threshold
+        counts = curve.counts_at(threshold)
+        assert counts.f1() == f1_at(y, proba, threshold), threshold
+        assert counts.accuracy() == accuracy_score(y, proba > threshold), threshold

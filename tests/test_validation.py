@@ -3,6 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import (
+    accuracy_score,
     average_precision_score,
     f1_score,
     log_loss,
@@ -46,6 +47,7 @@ def test_scores_equal_scikit_learns(rows, weighted, threshold, chunk):
         "valid_roc_auc": roc_auc_score(y, proba, sample_weight=w),
         "valid_ap": average_precision_score(y, proba, sample_weight=w),
         "valid_f1": f1_score(y, proba > t, sample_weight=w, zero_division=0.0),
+        "valid_acc": accuracy_score(y, proba > t, sample_weight=w),
         "valid_log_loss": log_loss(y, clipped, sample_weight=w),
     }
     for key, value in expected.items():
@@ -69,6 +71,7 @@ def test_history_scores_match_predict_proba_on_the_validation_rows(imbalanced):
         roc_auc_score(y[rows], proba), rel=1e-5
     )
     assert row["valid_f1"] == pytest.approx(f1_score(y[rows], proba > 0.4), rel=1e-5)
+    assert row["valid_acc"] == pytest.approx(accuracy_score(y[rows], proba > 0.4))
     assert row["valid_log_loss"] == pytest.approx(log_loss(y[rows], proba), rel=1e-4)
 
 
