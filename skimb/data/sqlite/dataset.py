@@ -38,6 +38,12 @@ class SQLiteDataset(Dataset):
     splitters, ``cross_val_score(clf, ds, ds.labels)`` and ``GridSearchCV`` work on it
     unchanged. A view of a view indexes into its parent's rows.
 
+    A dataset is a snapshot: the rows in the table when it was opened. Rows another
+    process appends later (``write_sqlite(..., if_exists="append")``) are never
+    read by it, its views or its pickles (a Dask worker's copy), so a fit sees
+    one length and whole chunks only; :meth:`reopened` opens the table again with
+    them.
+
     Parameters
     ----------
     path : str or Path
@@ -431,6 +437,23 @@ class SQLiteDataset(Dataset):
         first = block * cache.BLOCK_ROWS
         last = min((block + 1) * cache.BLOCK_ROWS, len(ids)) - 1
         return self.reader.read_range(ids[first : last + 1])
+
+    def reopened(self):
+        """The same table opened anew, with the same parameters: a dataset holding
+        the rows appended since this one was opened (which keeps its own)."""
+        return type(self)(
+            self.path,
+            self.table,
+            self.features,
+            self.label,
+            self.categorical,
+            cache_mib=self.cache_mib,
+        )
+
+    def rows_appended(self):
+        """How many rows the table has gained since this dataset was opened (one
+        ``COUNT(*)`` query): :meth:`reopened` reads them."""
+        return self.reader.rows_now() - self.reader.count_rows()
 
     def __repr__(self):
         return (

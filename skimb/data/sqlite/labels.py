@@ -28,8 +28,10 @@ def read_ids_and_labels(reader):
         return read_id_label_rows(reader)
     schema = reader.schema
     table, id_col = quote(schema.table), quote(schema.id_column)
-    label = quote(schema.label)
-    first = conn.execute(f"SELECT {label} FROM {table} LIMIT 1").fetchone()
+    label, snapshot = quote(schema.label), reader.in_snapshot()
+    first = conn.execute(
+        f"SELECT {label} FROM {table} WHERE {snapshot} LIMIT 1"
+    ).fetchone()
     if first is None or first[0] is None or isinstance(first[0], bytes):
         # empty, NULL or text labels (text arrives as this connection's bytes)
         return read_id_label_rows(reader)
@@ -38,14 +40,15 @@ def read_ids_and_labels(reader):
         f"SELECT group_concat({label} = :v, ''{in_order}), COUNT(*), "
         f"MIN({id_col}), MAX({id_col}), "
         f"MIN(CASE WHEN {label} <> :v THEN {label} END), "
-        f"MAX(CASE WHEN {label} <> :v THEN {label} END) FROM {table}",
+        f"MAX(CASE WHEN {label} <> :v THEN {label} END) FROM {table} "
+        f"WHERE {snapshot}",
         {"v": first[0]},
     ).fetchone()
     if len(flags) != n or other != other_max:  # NULL labels, or > 2 values
         return read_id_label_rows(reader)
     if isinstance(other, bytes):
         return read_id_label_rows(reader)  # text labels: this connection's bytes
-    ids = _all_row_ids(conn, schema, n, low, high)
+    ids = _all_row_ids(conn, reader, n, low, high)
     is_first = np.frombuffer(flags, dtype=np.uint8) == ord("1")
     if other is None:
         return ids, np.full(n, first[0], dtype=label_dtype(first[0]))
@@ -62,28 +65,29 @@ def ids_and_labels_from_index(reader):
     conn, schema = reader.connection(), reader.schema
     if not _label_is_indexed(conn, schema):
         return None
-    table = quote(schema.table)
+    table, snapshot = quote(schema.table), reader.in_snapshot()
     id_col, label = quote(schema.id_column), quote(schema.label)
 
     def one(sql, *params):
         row = conn.execute(sql, params).fetchone()
         return None if row is None else row[0]
 
-    low_label = one(f"SELECT {label} FROM {table} ORDER BY {label} LIMIT 1")
-    high_label = one(f"SELECT {label} FROM {table} ORDER BY {label} DESC LIMIT 1")
+    rows = f"{table} WHERE {snapshot}"
+    low_label = one(f"SELECT {label} FROM {rows} ORDER BY {label} LIMIT 1")
+    high_label = one(f"SELECT {label} FROM {rows} ORDER BY {label} DESC LIMIT 1")
     if low_label is None or low_label == high_label:  # NULLs sort first
         return None
-    between = f"SELECT 1 FROM {table} WHERE {label} > ? AND {label} < ? LIMIT 1"
+    between = f"SELECT 1 FROM {rows} AND {label} > ? AND {label} < ? LIMIT 1"
     if one(between, low_label, high_label) is not None:
         return None  # a third value
-    n = one(f"SELECT COUNT(*) FROM {table}")
+    n = one(f"SELECT COUNT(*) FROM {rows}")
     low, high = (
-        one(f"SELECT MIN({id_col}) FROM {table}"),
-        one(f"SELECT MAX({id_col}) FROM {table}"),
+        one(f"SELECT MIN({id_col}) FROM {rows}"),
+        one(f"SELECT MAX({id_col}) FROM {rows}"),
     )
     # Which value is rarer: counting stops half-way through the commoner one.
     count_low = one(
-        f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE {label} = ? LIMIT ?)",
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM {rows} AND {label} = ? LIMIT ?)",
         low_label,
         n // 2 + 1,
     )
@@ -91,11 +95,9 @@ def ids_and_labels_from_index(reader):
     if count_low > n // 2:
         rare, common = common, rare
     ids_of_rare = _read_column(
-        conn.execute(
-            f"SELECT {id_col} FROM {table} WHERE {label} = ? ORDER BY 1", (rare,)
-        )
+        conn.execute(f"SELECT {id_col} FROM {rows} AND {label} = ? ORDER BY 1", (rare,))
     )
-    ids = _all_row_ids(conn, schema, n, low, high)
+    ids = _all_row_ids(conn, reader, n, low, high)
     labels = np.full(n, common, dtype=label_dtype(common, rare))
     labels[ids.searchsorted(ids_of_rare)] = rare
     return ids, labels
@@ -106,7 +108,7 @@ def read_id_label_rows(reader):
     schema = reader.schema
     cursor = reader.connection().execute(
         f"SELECT {quote(schema.id_column)}, {quote(schema.label)} "
-        f"FROM {quote(schema.table)} ORDER BY 1"
+        f"FROM {quote(schema.table)} WHERE {reader.in_snapshot()} ORDER BY 1"
     )
     ids, labels = [], []
     for block in _fetched(cursor):
@@ -173,14 +175,16 @@ class IdRange:
         return np.arange(self.low, self.low + self.n, dtype=dtype or np.int64)
 
 
-def _all_row_ids(conn, schema, n, low, high):
+def _all_row_ids(conn, reader, n, low, high):
     """The table's ``n`` row ids in order, lowest ``low`` and highest ``high``: a
     range when there are no gaps (as ``write_sqlite`` writes them), else read."""
+    schema = reader.schema
     if high - low + 1 == n:
         return IdRange(low, n)
     return _read_column(
         conn.execute(
-            f"SELECT {quote(schema.id_column)} FROM {quote(schema.table)} ORDER BY 1"
+            f"SELECT {quote(schema.id_column)} FROM {quote(schema.table)} "
+            f"WHERE {reader.in_snapshot()} ORDER BY 1"
         )
     )
 

@@ -33,6 +33,14 @@ class TableReader:
         # Connections, and the dataset's passing_through flag, per thread.
         self.local = threading.local()
         self.schema = read_schema(self.connection(), path, table, features, label)
+        # The table as it is now: rows appended later (another process's
+        # write_sqlite(..., if_exists="append")) have higher ids and are never read,
+        # in this process or in any the reader is pickled to.
+        self.last_id = (
+            self.connection()
+            .execute(f"SELECT MAX({quote(self.schema.id_column)}) FROM {quote(table)}")
+            .fetchone()[0]
+        )
         self._joined_sql = None
         #: A fitted table encoding (``transform(frame) -> float32``) that turns the
         #: feature columns' values into the model's inputs, or None: read as numbers.
@@ -89,8 +97,21 @@ class TableReader:
         # A busy timeout lets reads wait out another process's commit.
         return sqlite3.connect(uri, uri=True, timeout=30, check_same_thread=False)
 
+    def in_snapshot(self):
+        """The SQL condition that holds for the rows present when the reader was
+        opened (those up to ``last_id``): every query over the whole table adds it."""
+        if self.last_id is None:
+            return "0"  # the table was empty
+        return f"{quote(self.schema.id_column)} <= {int(self.last_id)}"
+
     def count_rows(self):
-        """Rows in the table."""
+        """Rows in the table when the reader was opened."""
+        table = quote(self.schema.table)
+        sql = f"SELECT COUNT(*) FROM {table} WHERE {self.in_snapshot()}"
+        return self.connection().execute(sql).fetchone()[0]
+
+    def rows_now(self):
+        """Rows in the table now, appended ones included."""
         table = quote(self.schema.table)
         return self.connection().execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
