@@ -2,7 +2,7 @@
 
 from .accelerated import AcceleratedImbalancedNetClassifier
 from .classifier import ImbalancedNetClassifier
-from .data import SQLiteDataset, write_sqlite
+from .data import ParquetDataset, SQLiteDataset, write_sqlite
 from .losses import FocalLoss
 from .modules import MLP, RealMLP, TabM
 from .plotting import HistoryDisplay
@@ -32,6 +32,7 @@ __all__ = [
     "TabM",
     "OverSampler",
     "PlateauIncrease",
+    "ParquetDataset",
     "SQLiteDataset",
     "UnderSampler",
     "WeightSchedule",

@@ -18,6 +18,7 @@ from torch.utils.data import BatchSampler, Sampler
 
 from .data import index
 from .data.index import (
+    ReadUnits,
     block_runs,
     chunk_bounds,
     compact_index_dtype,
@@ -187,12 +188,13 @@ class BatchBalancedSampler(_LabelSampler, BatchSampler):
         self.pos_per_batch = int(pos_per_batch)
         self.block_size = None if block_size is None else int(block_size)
         self.window = int(window)
+        units = read_units_of(storage_positions)
         self.storage_positions = _storage_positions(storage_positions, self.n_rows)
         self.reuse_blocks = int(reuse_blocks)
         self._blocks = None
         if self.block_size is not None:
             self._blocks = _Blocks(
-                self.labels, 0, self.block_size, self.storage_positions
+                self.labels, 0, self.block_size, self.storage_positions, units
             )
         self.drop_last = False
         negs_per_batch = self.batch_size - self.pos_per_batch
@@ -440,6 +442,12 @@ class BlockShuffleSampler(_IndexSampler):
         of a table: blocks are then cut over these positions, so that a block of
         the sampler is a block of the file (the classifier passes them for a
         :class:`~skimb.data.SQLiteDataset`). ``None``: row ``i`` is stored at ``i``.
+        Positions that carry ``read_units`` (a
+        :class:`~skimb.data.index.ReadUnits`, as a
+        :class:`~skimb.data.ParquetDataset` gives them) come from a storage read a
+        unit (a Parquet row group, or a slice of one) at a time: the blocks are
+        then visited unit by unit, from ``read_units.lanes`` units at once, so
+        that each unit is decoded once per epoch (see :class:`_Blocks`).
     reuse_blocks : int, default=0
         How many of the blocks an epoch visits last open the next epoch (in a fresh
         random order; the other blocks follow, shuffled). They are the blocks a
@@ -480,12 +488,17 @@ class BlockShuffleSampler(_IndexSampler):
         super().__init__(labels, seed=seed, num_replicas=num_replicas, rank=rank)
         self.block_size = int(block_size)
         self.window = int(window)
+        units = read_units_of(storage_positions)
         self.storage_positions = _storage_positions(storage_positions, self.n_rows)
         self.reuse_blocks = int(reuse_blocks)
         # Ties: the positives count as the minority.
         self.minority = 1 if self.n_pos <= self.n_neg else 0
         self._blocks = _Blocks(
-            self.labels, 1 - self.minority, self.block_size, self.storage_positions
+            self.labels,
+            1 - self.minority,
+            self.block_size,
+            self.storage_positions,
+            units,
         )
 
     @property
@@ -558,7 +571,7 @@ class _Blocks:
     rows (4 bytes each: most of the table, on the default path).
     """
 
-    def __init__(self, labels, value, block_size, storage_positions=None):
+    def __init__(self, labels, value, block_size, storage_positions=None, units=None):
         self._labels, self._value = labels, value
         self._dtype = compact_index_dtype(labels.size)
         cut = block_runs(labels.size, block_size, storage_positions)
@@ -574,6 +587,11 @@ class _Blocks:
             starts, counts = starts[keep], counts[keep]
         self.starts, self.counts = starts, counts
         self._last_order = (-1, None)  # (epoch, order): the chain's latest link
+        self.units = units
+        if units is not None:  # the read unit of each block's first row
+            first = starts if self.rows is None else self.rows[starts]
+            stored = first if storage_positions is None else storage_positions[first]
+            self.unit_of = np.asarray(stored, dtype=np.int64) // units.unit_rows
 
     def order(self, epoch, reuse, rng_for):
         """The epoch's order of the blocks (indices into them), or None to let
@@ -585,6 +603,8 @@ class _Blocks:
         ``rng_for(2, e)``, which keeps every epoch a function of the seed and its
         number. The latest link is kept: epochs asked in turn cost one draw.
         """
+        if self.units is not None and reuse == 0:
+            return self._by_units(np.arange(self.counts.size), rng_for(2, epoch))
         if reuse == 0:
             return None
         known, order = self._last_order
@@ -594,13 +614,44 @@ class _Blocks:
             rng = rng_for(2, e)
             if order is None:
                 order = rng.permutation(self.counts.size)
+                if self.units is not None:
+                    order = self._by_units(order, rng)
             else:
                 split = max(order.size - reuse, 0)
-                order = np.concatenate(
-                    [rng.permutation(order[split:]), rng.permutation(order[:split])]
+                rest = order[:split]
+                rest = (
+                    rng.permutation(rest)
+                    if self.units is None
+                    else self._by_units(rest, rng)
                 )
+                order = np.concatenate([rng.permutation(order[split:]), rest])
         self._last_order = (epoch, order)
         return order
+
+    def _by_units(self, blocks, rng):
+        """``blocks`` in an order that reads each read unit once: the units in a
+        random order (the units of one stream, the slices of a large row group,
+        in their stored order), taken ``lanes`` at a time, one block from each in
+        turn, the blocks of a unit in a random order. A window of blocks then
+        mixes rows of ``lanes`` random places of the file, and the reader holds
+        ``lanes`` units (twice that as lanes move on) instead of the whole file."""
+        units = self.units
+        unit = self.unit_of[blocks]
+        stream_rank = rng.permutation(units.n_streams)[units.stream_of(unit)]
+        by_unit = np.lexsort((rng.random(blocks.size), unit, stream_rank))
+        blocks, unit = blocks[by_unit], unit[by_unit]
+        # Units in that order dealt to the lanes in turn; then block t of every
+        # lane before block t + 1 of any.
+        new_unit = np.ones(blocks.size, dtype=bool)
+        new_unit[1:] = unit[1:] != unit[:-1]
+        unit_number = np.cumsum(new_unit) - 1
+        lanes = max(1, min(units.lanes, int(unit_number[-1]) + 1 if blocks.size else 1))
+        lane = unit_number % lanes
+        step = np.empty(blocks.size, dtype=np.int64)
+        for k in range(lanes):  # a lane's blocks, counted along it
+            in_lane = lane == k
+            step[in_lane] = np.arange(np.count_nonzero(in_lane))
+        return blocks[np.lexsort((lane, step))]
 
     def shuffled(self, window, rng, order=None):
         """The rows in a block-shuffled order: the blocks in ``order`` (a random
@@ -640,6 +691,13 @@ def _count_in_runs(labels, value, starts, counts, chunk=None):
         found[first:last] = np.add.reduceat(is_value, starts[first:last] - low)
         first = last
     return found
+
+
+def read_units_of(storage_positions):
+    """The :class:`~skimb.data.index.ReadUnits` that storage positions carry, or
+    None."""
+    units = getattr(storage_positions, "read_units", None)
+    return units if isinstance(units, ReadUnits) else None
 
 
 def _storage_positions(positions, n_rows):

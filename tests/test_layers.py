@@ -18,12 +18,16 @@ DATA_LAYERS = [
     ["row_runs"],
     ["split", "batches"],
     ["rows"],
-    ["read_once"],
+    ["read_once", "block_cache"],
     ["sqlite.schema"],
     ["sqlite.reader"],
     ["sqlite.labels", "sqlite.cache", "sqlite.frames"],
     ["sqlite.dataset", "sqlite.writer"],
     ["sqlite"],
+    ["parquet.layout"],
+    ["parquet.reader"],
+    ["parquet.dataset"],
+    ["parquet"],
     [""],  # skimb.data itself
 ]
 

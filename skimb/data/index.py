@@ -167,3 +167,76 @@ def concatenated_ranges(firsts, lengths):
         out[np.cumsum(lengths)[:-1]] = firsts[1:] - (firsts[:-1] + lengths[:-1] - 1)
         np.cumsum(out, out=out)
     return out
+
+
+class ReadUnits:
+    """How a storage read one unit at a time is laid out, for the samplers.
+
+    Unit ``u`` holds the stored positions ``[u * unit_rows, (u + 1) * unit_rows)``
+    (some of them: a unit may hold fewer rows); it is decoded whole, and the
+    units of one stream (the slices of one large Parquet row group) are read
+    fastest in ascending order. ``lanes`` units at a time fit the reader's cache
+    (with room for as many again while the order moves on to the next ones).
+
+    Parameters
+    ----------
+    unit_rows : int
+        Stored positions per unit.
+    stream_starts : array-like of int
+        The first unit of each stream, ascending, starting at 0.
+    lanes : int
+        Units the order reads from at once.
+    """
+
+    def __init__(self, unit_rows, stream_starts, lanes):
+        self.unit_rows = int(unit_rows)
+        self.stream_starts = np.asarray(stream_starts, dtype=np.int64)
+        self.lanes = int(lanes)
+
+    @property
+    def n_streams(self):
+        return self.stream_starts.size
+
+    def stream_of(self, units):
+        """The stream of each of these units."""
+        return np.searchsorted(self.stream_starts, units, side="right") - 1
+
+
+class StoredPositions(np.ndarray):
+    """Storage positions (an int64 array) that carry their storage's
+    :class:`ReadUnits` as ``read_units``: the samplers cut their blocks over the
+    positions and visit them unit by unit (:class:`~skimb.samplers._Blocks`).
+    Indexing keeps them; ``np.asarray`` gives the plain positions."""
+
+    read_units = None
+
+    def __array_finalize__(self, obj):
+        self.read_units = getattr(obj, "read_units", None)
+
+
+def stored_positions(positions, read_units):
+    """``positions`` as :class:`StoredPositions` carrying ``read_units``."""
+    stored = np.asarray(positions, dtype=np.int64).view(StoredPositions)
+    stored.read_units = read_units
+    return stored
+
+
+def view_positions(key, n, parent):
+    """The rows of a view ``ds[key]`` of ``n`` rows, as positions in the rows
+    under it (``parent``: a view's own positions, or None for all of them)."""
+    positions = np.arange(n)[key] if isinstance(key, slice) else np.asarray(key)
+    if positions.dtype == bool:
+        if positions.shape != (n,):
+            raise IndexError(
+                f"boolean mask of shape {positions.shape} does not match {n} rows"
+            )
+        positions = np.flatnonzero(positions)
+    if positions.size and not np.issubdtype(positions.dtype, np.integer):
+        raise IndexError(
+            f"rows must be ints or a boolean mask, got dtype {positions.dtype}"
+        )
+    positions = positions.astype(np.int64).ravel()
+    if positions.size and (positions.min() < -n or positions.max() >= n):
+        raise IndexError(f"row index out of range for {n} rows")
+    positions = np.where(positions < 0, positions + n, positions)
+    return positions if parent is None else parent[positions]

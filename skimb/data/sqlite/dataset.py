@@ -10,7 +10,8 @@ import torch
 from torch.utils.data import Dataset
 
 from ..batches import Batch
-from ..index import chunk_bounds
+from ..block_cache import HeldRows
+from ..index import chunk_bounds, view_positions
 from . import cache
 from .labels import read_ids_and_labels
 from .reader import TableReader
@@ -266,26 +267,9 @@ class SQLiteDataset(Dataset):
         return Batch((torch.from_numpy(X), torch.from_numpy(y)))
 
     def _view(self, key):
-        n = len(self)
-        positions = np.arange(n)[key] if isinstance(key, slice) else np.asarray(key)
-        if positions.dtype == bool:
-            if positions.shape != (n,):
-                raise IndexError(
-                    f"boolean mask of shape {positions.shape} does not match {n} rows"
-                )
-            positions = np.flatnonzero(positions)
-        if positions.size and not np.issubdtype(positions.dtype, np.integer):
-            raise IndexError(
-                f"rows must be ints or a boolean mask, got dtype {positions.dtype}"
-            )
-        positions = positions.astype(np.int64).ravel()
-        if positions.size and (positions.min() < -n or positions.max() >= n):
-            raise IndexError(f"row index out of range for {n} rows")
-        positions = np.where(positions < 0, positions + n, positions)
         view = object.__new__(type(self))
         view.__dict__.update(self.__dict__)
-        parent = self._positions
-        view._positions = positions if parent is None else parent[positions]
+        view._positions = view_positions(key, len(self), self._positions)
         return view
 
     def storage_positions(self, rows=None):
@@ -462,31 +446,3 @@ class SQLiteDataset(Dataset):
             f"categorical={self.categorical!r}) with "
             f"{len(self)} rows"
         )
-
-
-class HeldRows:
-    """Decoded rows kept by table position; see :meth:`SQLiteDataset.hold_rows`.
-
-    Which positions are held is also kept as one bit per table row (125 KB for a
-    million rows): every batch asks, and a bit lookup costs a fraction of a binary
-    search of the held positions.
-    """
-
-    def __init__(self, positions, features, n_table_rows):
-        self.positions, self.features = positions, features
-        # Set bit by bit (no array of a byte per table row on the way).
-        self.bits = np.zeros(-(-n_table_rows // 8), dtype=np.uint8)
-        np.bitwise_or.at(
-            self.bits, positions >> 3, (1 << (positions & 7)).astype(np.uint8)
-        )
-
-    def holds(self, positions):
-        """Whether each of these table positions is held."""
-        bits = self.bits[positions >> 3] >> (positions & 7).astype(np.uint8)
-        return (bits & 1).view(bool)
-
-    def fill(self, positions, X, held):
-        """Fill the rows of X that ``held`` (from :meth:`holds`) marks."""
-        rows = np.flatnonzero(held)
-        if len(rows):
-            X[rows] = self.features[np.searchsorted(self.positions, positions[rows])]

@@ -1,0 +1,163 @@
+"""Reads of Parquet read units through handles opened per thread and process."""
+
+import os
+import threading
+
+import numpy as np
+
+from ..sqlite.labels import label_dtype
+from .layout import UNIT_ROWS, open_file, pyarrow_parquet
+
+#: Bytes pyarrow reads from a column chunk at a time when it streams a large row
+#: group (0 would read each column chunk whole: the whole row group, compressed).
+STREAM_BUFFER = 1 << 20
+
+
+class ParquetReader:
+    """Read-only access to the files of a :class:`~.layout.Layout`: a read unit's
+    columns at a time, decoded once.
+
+    Files are opened lazily in each thread and process (a forked DataLoader or
+    joblib worker opens its own); it pickles as its layout. A large row group is
+    streamed a slice at a time by a cursor that moves forward (asking for an
+    earlier slice starts it again): the block-shuffled order asks for them in
+    order.
+
+    Attributes
+    ----------
+    units_read : int
+        Read units decoded by this process (features, frames or counts): what a
+        pass over the data costs, and what tests count.
+    encoding : TableEncoder or None
+        A fitted table encoding that turns the feature columns into the model's
+        float32 inputs, or None: read as numbers.
+    """
+
+    def __init__(self, layout):
+        self.layout = layout
+        self.local = threading.local()
+        self.units_read = 0
+        self.encoding = None
+
+    def with_encoding(self, encoding):
+        """A reader of the same files whose rows are decoded by ``encoding``."""
+        reader = object.__new__(type(self))
+        reader.__dict__.update(self.__dict__)
+        reader.encoding = encoding
+        return reader
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["local"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.local = threading.local()
+
+    def _handles(self):
+        local = self.local
+        if getattr(local, "pid", None) != os.getpid():  # new thread, or forked
+            local.files, local.cursors, local.pid = {}, {}, os.getpid()
+        return local
+
+    def _file(self, path):
+        files = self._handles().files
+        if path not in files:
+            files[path] = open_file(
+                pyarrow_parquet(), path, buffer_size=STREAM_BUFFER, pre_buffer=False
+            )
+        return files[path]
+
+    # -- units -------------------------------------------------------------------
+    def read_table(self, unit, columns):
+        """The ``columns`` of read unit ``unit`` as a pyarrow Table."""
+        self.units_read += 1
+        spec = self.layout.units[unit]
+        handle = self._file(spec.file)
+        if spec.part is None:
+            return handle.read_row_groups(spec.row_groups, columns=columns)
+        return self._slice(handle, spec, columns)
+
+    def _slice(self, handle, spec, columns):
+        """Slice ``spec.part`` of a large row group, from this thread's cursor on it
+        (one per row group and columns)."""
+        import pyarrow as pa
+
+        cursors = self._handles().cursors
+        key = (spec.file, spec.row_groups[0], tuple(columns))
+        cursor = cursors.pop(key, None)
+        if cursor is None or cursor[1] > spec.part:
+            batches = handle.iter_batches(
+                batch_size=UNIT_ROWS, row_groups=spec.row_groups, columns=columns
+            )
+            cursor = [batches, 0]
+        batches = cursor[0]
+        while cursor[1] < spec.part:
+            next(batches)
+            cursor[1] += 1
+        batch = next(batches)
+        cursor[1] += 1
+        cursors[key] = cursor
+        while len(cursors) > CURSORS:  # the oldest first (dicts keep their order)
+            cursors.pop(next(iter(cursors)))
+        return pa.Table.from_batches([batch])
+
+    def read_features(self, unit):
+        """Float32 features of read unit ``unit`` (NaN for nulls), through the
+        encoding when there is one."""
+        table = self.read_table(unit, self.layout.columns)
+        if self.encoding is not None:
+            return self.encoding.transform(table.to_pandas())
+        return as_matrix(table, self.layout)
+
+    def read_labels(self):
+        """Every row's label, read from the label column alone."""
+        pq = pyarrow_parquet()
+        parts = []
+        for file in self.layout.files:
+            column = pq.read_table(file, columns=[self.layout.label]).column(0)
+            if column.null_count:
+                raise ValueError(
+                    f"the label column {self.layout.label!r} of {file!r} holds "
+                    f"{column.null_count} null(s); every row needs a label"
+                )
+            parts.append(column.to_numpy())
+        return compact_labels(np.concatenate(parts))
+
+
+#: Cursors over large row groups a thread keeps open (each holds a page of every
+#: column it reads).
+CURSORS = 8
+
+
+def as_matrix(table, layout):
+    """The columns of a pyarrow Table as one row-major float32 array (NaN for
+    nulls); text raises an error saying how categories are read."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    X = np.empty((table.num_rows, table.num_columns), dtype=np.float32)
+    for j, column in enumerate(table.columns):
+        try:
+            values = pc.cast(column, pa.float32())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise ValueError(
+                f"column {table.column_names[j]!r} of {layout.files[0]!r} holds "
+                f"{column.type} values: categorical columns are encoded by a fit "
+                "(ImbalancedNetClassifier(categorical='auto')); "
+                "ParquetDataset.read_frame(rows) reads their values"
+            ) from None
+        X[:, j] = values.to_numpy(zero_copy_only=False)
+    return X
+
+
+def compact_labels(labels):
+    """Integer labels in the smallest integer type that holds them (``int8`` for
+    0/1, as a SQLite table's: memory per row counts on millions of rows), others
+    as they are."""
+    if labels.dtype == bool:
+        return labels.astype(np.int8)
+    if labels.dtype.kind in "iu" and labels.size:
+        return labels.astype(label_dtype(int(labels.min()), int(labels.max())))
+    return labels

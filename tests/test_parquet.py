@@ -1,0 +1,243 @@
+"""ParquetDataset: the SQLiteDataset contract over Parquet files written by pyarrow."""
+
+import os
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import average_precision_score
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from torch.utils.data import RandomSampler
+
+from skimb import ParquetDataset, SQLiteDataset
+from skimb.data import write_sqlite
+from skimb.data.parquet import UNIT_ROWS
+
+from .conftest import quiet
+
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+
+
+def write(path, X, y, **options):
+    columns = {f"f{j}": X[:, j] for j in range(X.shape[1])}
+    pq.write_table(pa.table({**columns, "label": y}), path, **options)
+    return str(path)
+
+
+@pytest.fixture
+def data(rare):
+    X, y = rare
+    return X, y
+
+
+@pytest.fixture
+def folder(tmp_path, data):
+    """The rows over three files with row groups of uneven size."""
+    X, y = data
+    root = tmp_path / "export"
+    root.mkdir()
+    cuts = [0, 1500, 2600, len(y)]
+    sizes = [700, 1000, 333]
+    for k, (first, last) in enumerate(zip(cuts[:-1], cuts[1:], strict=True)):
+        write(root / f"part-{k}.parquet", X[first:last], y[first:last],
+              row_group_size=sizes[k])  # fmt: skip
+    (root / "_SUCCESS").write_bytes(b"")  # as Spark leaves it: not data
+    return str(root)
+
+
+def test_contract_over_a_folder_of_files(folder, data):
+    X, y = data
+    ds = ParquetDataset(folder)
+    assert len(ds) == len(y) and ds.shape == X.shape
+    np.testing.assert_array_equal(ds.labels, y)
+    assert ds.labels.dtype == np.int8
+    assert len(ds.files) == 3
+    x, label = ds[2000]
+    np.testing.assert_array_equal(x, X[2000])
+    assert label == y[2000]
+    rows = np.random.default_rng(0).permutation(len(y))[:500]
+    Xb, yb = ds.__getitems__(rows)
+    np.testing.assert_array_equal(Xb.numpy(), X[rows])
+    np.testing.assert_array_equal(yb.numpy(), y[rows])
+    mask = y == 1
+    view = ds[mask]
+    assert len(view) == mask.sum() and np.all(view.labels == 1)
+    np.testing.assert_array_equal(ds[rows, ...][10:20].__getitems__(slice(0, 5))[0],
+                                  X[rows[10:15]])  # fmt: skip
+    with pytest.raises(IndexError):
+        ds[np.array([len(y)])]
+
+
+def test_views_labels_and_splits_read_no_features(folder, data):
+    X, y = data
+    ds = ParquetDataset(folder)
+    labels = ds.labels
+    for train, test in StratifiedKFold(3).split(np.zeros(len(y)), labels):
+        a, b = ds[train], ds[test]
+        assert len(a) + len(b) == len(y)
+        np.testing.assert_array_equal(a.labels, y[train])
+        pickle.loads(pickle.dumps(a))
+    assert ds.reader.units_read == 0  # a real counter of decoded read units
+    ds[:10].__getitems__(np.arange(10))
+    assert ds.reader.units_read == 1
+
+
+def test_a_large_row_group_is_read_in_slices_in_any_order(tmp_path):
+    n = UNIT_ROWS + 5000
+    X = np.arange(2 * n, dtype=np.float32).reshape(n, 2)
+    y = (np.arange(n) % 50 == 0).astype(np.int64)
+    ds = ParquetDataset(write(tmp_path / "one.parquet", X, y, row_group_size=n))
+    assert [u.part for u in ds.reader.layout.units] == [0, 1]
+    rows = np.array([n - 1, 3, UNIT_ROWS, UNIT_ROWS - 1, 0])
+    np.testing.assert_array_equal(ds.__getitems__(rows)[0].numpy(), X[rows])
+    np.testing.assert_array_equal(ds[rows[::-1]].__getitems__(slice(None))[0],
+                                  X[rows[::-1]])  # fmt: skip
+
+
+def test_pickles_by_path_and_reads_in_the_new_process(folder, data):
+    X, y = data
+    view = ParquetDataset(folder)[np.arange(100, 300)]
+    view.__getitems__(np.arange(5))  # handles and a cache, left behind
+    copy = pickle.loads(pickle.dumps(view))
+    assert copy.block_cache is None
+    np.testing.assert_array_equal(copy.__getitems__(slice(None))[0], X[100:300])
+
+
+def test_default_fit_matches_memory_and_sqlite(folder, data, tmp_path):
+    X, y = data
+    ds = ParquetDataset(folder)
+    clf = quiet().fit(ds, None)
+    assert type(clf.sampler_).__name__ == "BlockShuffleSampler"
+    proba = clf.predict_proba(ds)[:, 1]  # streamed
+    np.testing.assert_allclose(proba, clf.predict_proba(X)[:, 1], atol=1e-6)
+    memory = quiet().fit(X, y).predict_proba(X)[:, 1]
+    write_sqlite(tmp_path / "same.db", X, y)
+    sqlite = quiet().fit(SQLiteDataset(tmp_path / "same.db"), None)
+    sqlite = sqlite.predict_proba(X)[:, 1]
+    # a block-shuffled order is another shuffle: the same model up to the noise of
+    # the batch order
+    for other in (memory, sqlite):
+        assert abs(np.mean(proba) - np.mean(other)) < 0.02
+        assert np.corrcoef(proba, other)[0, 1] > 0.95
+        assert average_precision_score(y, proba) == pytest.approx(
+            average_precision_score(y, other), abs=0.05
+        )
+
+
+def test_the_same_batches_train_exactly_as_in_memory(folder, data):
+    # a plain shuffle from the same seed: the same batches, so the same network
+    X, y = data
+    on_disk = quiet(sampler=RandomSampler).fit(ParquetDataset(folder), None)
+    memory = quiet(sampler=RandomSampler).fit(X, y)
+    np.testing.assert_allclose(
+        on_disk.predict_proba(X), memory.predict_proba(X), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_block_shuffle_decodes_each_unit_about_once_an_epoch(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 3 * UNIT_ROWS
+    X = rng.standard_normal((n, 2)).astype(np.float32)
+    y = (X[:, 0] > 2.3).astype(np.int64)
+    path = write(tmp_path / "u.parquet", X, y, row_group_size=UNIT_ROWS)
+    ds = ParquetDataset(path, cache_mib=2 * UNIT_ROWS * 2 * 4 / 2**20)  # two units
+    clf = quiet(max_epochs=3, early_stopping=False, train_split=None,
+                batch_size=4096)  # fmt: skip
+    clf.fit(ds, None)
+    assert clf.sampler_._blocks.units.lanes == 1
+    # 3 units: the positives held (one pass), the scaling pass, 3 epochs, the
+    # threshold pass: each about once, where a block order blind to the units
+    # would decode them once or more per batch (48 batches an epoch).
+    assert ds.reader.units_read <= 3 * (1 + 1 + 3 + 1) + 3
+
+
+def test_a_table_with_categories_and_nulls(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 3000
+    city = rng.choice(["paris", "lyon", "nice", None], n, p=[0.5, 0.3, 0.15, 0.05])
+    amount = rng.lognormal(3, 1, n)
+    amount[rng.random(n) < 0.1] = np.nan
+    y = ((city == "nice") & (rng.random(n) < 0.5)).astype(np.int64)
+    frame = pd.DataFrame({"city": pd.Categorical(city), "amount": amount})
+    table = pa.Table.from_pandas(frame.assign(label=y), preserve_index=False)
+    assert pa.types.is_dictionary(table.schema.field("city").type)
+    path = tmp_path / "t.parquet"
+    pq.write_table(table, path, row_group_size=700)
+    ds = ParquetDataset(path)
+    assert ds.categorical_columns == ["city"] and ds.is_table
+    frame_back = ds.read_frame([5, 1, 2999])
+    assert frame_back["city"].tolist()[1] == frame["city"].tolist()[1]
+    counts = ds.category_counts()[0]
+    assert counts.to_dict() == frame["city"].value_counts().to_dict()
+    clf = quiet(max_epochs=3).fit(ds, None)
+    encoder = clf.table_encoder_
+    assert encoder.categorical_columns_ == ["city"]
+    proba = clf.predict_proba(ds)[:, 1]
+    np.testing.assert_allclose(proba, clf.predict_proba(frame)[:, 1], atol=1e-5)
+    memory = quiet(max_epochs=3).fit(frame, y).predict_proba(frame)[:, 1]
+    assert average_precision_score(y, proba) == pytest.approx(
+        average_precision_score(y, memory), abs=0.05
+    )
+
+
+def test_numeric_columns_without_nulls_train_as_an_array(folder):
+    assert not ParquetDataset(folder).is_table
+
+
+def _snapshot(root):
+    return {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()} | {
+        "names": sorted(os.listdir(root))
+    }
+
+
+def test_broken_files_raise_naming_the_path_and_modify_nothing(tmp_path, data):
+    X, y = data
+    good = write(tmp_path / "good.parquet", X[:100], y[:100])
+    (tmp_path / "notes.parquet").write_text("not parquet at all")
+    data_bytes = open(good, "rb").read()
+    (tmp_path / "cut.parquet").write_bytes(data_bytes[: len(data_bytes) // 2])
+    (tmp_path / "empty").mkdir()
+    before = _snapshot(tmp_path)
+    cases = [
+        (tmp_path / "missing.parquet", {}, FileNotFoundError, "no Parquet file"),
+        (tmp_path / "empty", {}, FileNotFoundError, "no Parquet files"),
+        (tmp_path / "notes.parquet", {}, ValueError, "cannot be read as a Parquet"),
+        (tmp_path / "cut.parquet", {}, ValueError, "cannot be read as a Parquet"),
+        (good, {"label": "target"}, ValueError, "no label column 'target'"),
+        (good, {"features": ["f0", "nope"]}, ValueError, "['nope'] not in"),
+    ]
+    for path, options, error, says in cases:
+        with pytest.raises(error) as info:
+            ParquetDataset(path, **options)
+        message = str(info.value)
+        assert says in message and os.path.basename(str(path)) in message
+        if "cannot be read" in says:
+            assert "ParquetDataset expects a Parquet file" in message  # what is valid
+        if path == good:
+            assert "'f0'" in message  # names the columns there are
+    assert _snapshot(tmp_path) == before
+    assert not (tmp_path / "missing.parquet").exists()
+
+
+def test_cross_val_score_and_grid_search(folder, data):
+    X, y = data
+    ds = ParquetDataset(folder)
+    scores = cross_val_score(
+        quiet(max_epochs=2), ds, ds.labels, cv=2, scoring="average_precision"
+    )
+    assert scores.shape == (2,) and np.all(scores > 0.2)
+    search = GridSearchCV(quiet(max_epochs=2), {"lr": [0.01, 0.03]}, cv=2,
+                          scoring="average_precision").fit(ds, ds.labels)  # fmt: skip
+    assert search.best_params_["lr"] in (0.01, 0.03)
+
+
+def test_bagging_and_samplers(folder, data):
+    X, y = data
+    ds = ParquetDataset(folder)
+    bag = quiet(bagging=2, max_epochs=2).fit(ds, None)
+    assert bag.predict_proba(ds).shape == (len(y), 2)
+    for sampler in ("undersample", "batch_balanced", "weighted"):
+        clf = quiet(sampler=sampler, max_epochs=1).fit(ds, None)
+        assert np.isfinite(clf.predict_proba(ds[:50])).all()
