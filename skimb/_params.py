@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import Sampler
 
 from .bagging import check_bagging
+from .checkpoints import check_checkpoint
 from .modules import resolve_module
 from .samplers import SAMPLERS
 from .scaling import SCALINGS
@@ -70,6 +71,13 @@ def check_params(net):
         )
     _check_choice("scaling", net.scaling, SCALINGS)
     _check_choice("progress", net.progress, ("auto", True, False))
+    if net.checkpoint is not None:
+        check_checkpoint(net.checkpoint)
+        if net.warm_start:
+            raise ValueError(
+                "checkpoint resumes a fit from a fresh module, but warm_start=True "
+                "goes on from the fitted one; use one of them"
+            )
     if net.lr != "auto" and not (_is_real(net.lr) and net.lr > 0):
         raise ValueError(f"lr must be 'auto' or a float > 0, got {net.lr!r}")
     if net.optimizer != "auto" and not callable(net.optimizer):

@@ -29,6 +29,7 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 from torch.utils.data import Subset
 
+from .checkpoints import member_folder
 from .data.split import stratified_folds
 from .modules.ensembles import ensemble_size
 from .seeds import derived_seed
@@ -212,6 +213,10 @@ def fit_bagged(net, X, y, sample_weight, bags, **fit_params):
             bagging=None,
             train_split=FoldSplit(bags, fold, fold_seed),
             random_state=None if seed is None else derived_seed(seed, fold),
+            # one checkpoint per network: the finished ones resume as finished
+            checkpoint=None
+            if net.checkpoint is None
+            else member_folder(net.checkpoint, fold),
         )
         # The user's callback instances, as a fit without bagging uses them (each
         # network's fit initializes them again; they end with the last one's state).

@@ -15,6 +15,7 @@ from ._params import check_params
 from .bagging import fit_bagged, n_bags
 from .batch_loop import LeanBatchLoop
 from .budget import resolve_budget
+from .checkpoints import epochs_left, write_stopped
 from .data.batches import ArrayDataset
 from .history import close_epoch
 from .selection import PatienceExhausted
@@ -87,6 +88,13 @@ default=None
         Undo the prior shift of the weight and sampler (:mod:`skimb.prior`).
     scaling : None, "standard" or "robust", default="standard"
         Feature scaling on training-row statistics (:mod:`skimb.scaling`).
+    checkpoint : None or str or Path, default=None
+        A folder: ``fit`` writes its whole state there atomically after every
+        epoch, and a later ``fit`` with the same data and parameters resumes from
+        the last completed epoch, ending (CPU, ``random_state`` set) with the model
+        an uninterrupted fit gives; a checkpoint of other data or parameters is
+        refused (:mod:`skimb.checkpoints`). A bag keeps one per network.
+        ``partial_fit`` neither reads nor writes it.
     categorical : "auto", list of column names or positions, or None, \
 default="auto"
         The categorical columns of a DataFrame (``"auto"``: the non-numeric
@@ -173,6 +181,7 @@ default="auto"
         prior_correction=True,
         scaling="standard",
         categorical="auto",
+        checkpoint=None,
         progress="auto",
         optimizer="auto",
         lr="auto",
@@ -203,6 +212,7 @@ default="auto"
         self.prior_correction = prior_correction
         self.scaling = scaling
         self.categorical = categorical
+        self.checkpoint = checkpoint
         self.progress = progress
 
     @property
@@ -267,11 +277,12 @@ default="auto"
     def _fit_network(
         self, X, y, sample_weight, fit_params, keep_scores=False, encoded_by=None
     ):
+        fresh = not self.warm_start or not self.initialized_
         planned = self._planned(
-            X, y, sample_weight, True, keep_scores=keep_scores, encoded_by=encoded_by
+            X, y, sample_weight, True, keep_scores, encoded_by, resumable=fresh
         )
         with self._fit_context(epochs_done=0), planned as (X, y, plan):
-            if not self.warm_start or not self.initialized_:
+            if fresh:
                 self.initialize()
                 vars(self).pop("scaler_", None)  # fitted anew with the module
             # NeuralNet's partial_fit: the data are prepared already
@@ -302,13 +313,22 @@ default="auto"
         return self
 
     @contextmanager
-    def _planned(self, X, y, sample_weight, reset, keep_scores=False, encoded_by=None):
+    def _planned(
+        self,
+        X,
+        y,
+        sample_weight,
+        reset,
+        keep_scores=False,
+        encoded_by=None,
+        resumable=False,
+    ):
         """The training data checked, the budget resolved, and the fit's plan,
         which its hooks read and which is dropped when the fit ends."""
         X, y, weights = training_data(self, X, y, sample_weight, reset, encoded_by)
         budget = resolve_budget(self.batch_size, self.max_epochs, len(y))
         self.batch_size_, self.max_epochs_ = budget
-        self._fit_plan = plan = FitPlan(weights, keep_scores)
+        self._fit_plan = plan = FitPlan(weights, keep_scores, resumable)
         try:
             yield X, y, plan
         finally:
@@ -316,6 +336,7 @@ default="auto"
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         epochs = self.max_epochs_ if epochs is None else epochs
+        epochs = epochs_left(self, epochs)  # what a checkpoint restored is trained
         self.fit_interrupted_ = False
         try:
             return super().fit_loop(X, y, epochs=epochs, **fit_params)
@@ -323,6 +344,8 @@ default="auto"
             # skorch ends the training of this network on either; Ctrl-C (not the
             # selection's patience) ends a bag too (skimb.bagging)
             self.fit_interrupted_ = not isinstance(stop, PatienceExhausted)
+            if not self.fit_interrupted_:
+                write_stopped(self)  # a resumed fit trains no further
             raise
 
     def initialize(self):

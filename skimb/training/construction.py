@@ -10,6 +10,7 @@ from skorch.callbacks import (
 )
 
 from .._params import check_strategy
+from ..checkpoints import FitCheckpoint
 from ..losses import FocalLoss
 from ..modules import recipe_of, resolve_module
 from ..modules.tables import TableInputs, declares_categorical_inputs, one_hot_width
@@ -137,7 +138,7 @@ def scoring_callbacks():
 def skimb_callbacks(net, selects_epoch):
     """The callbacks skimb adds after skorch's defaults, in the order they must run
     at the end of an epoch: the schedule, the epoch selection that reads the scores,
-    gradient clipping, the progress bar, then the printed row."""
+    gradient clipping, the progress bar, the printed row, then the checkpoint."""
     callbacks = []
     schedule = weight_schedule(net)
     if schedule is not None:
@@ -152,6 +153,9 @@ def skimb_callbacks(net, selects_epoch):
     if bar is not None:
         callbacks.append(("progress_bar", bar))
     callbacks.append(("print_log", QuietPrintLog()))
+    if net.checkpoint is not None:
+        # last: it saves what the others have made of the epoch
+        callbacks.append(("checkpoint", FitCheckpoint(net.checkpoint)))
     return callbacks
 
 

@@ -36,6 +36,9 @@ class FitPlan:
         Row weights of in-memory training data (a Dataset carries its own).
     keep_scores : bool
         Keep the scored threshold rows for the caller (a bag's network).
+    resumable : bool
+        A fit from a freshly initialized module, which a checkpoint can resume
+        (:mod:`skimb.checkpoints`); not ``partial_fit``.
 
     Attributes
     ----------
@@ -50,9 +53,10 @@ class FitPlan:
         rows, when ``keep_scores``.
     """
 
-    def __init__(self, sample_weight=None, keep_scores=False):
+    def __init__(self, sample_weight=None, keep_scores=False, resumable=False):
         self.sample_weight = sample_weight
         self.keep_scores = keep_scores
+        self.resumable = resumable
         self.class_counts = None
         self.threshold_rows = None
         self.scores = None

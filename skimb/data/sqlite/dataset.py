@@ -1,5 +1,6 @@
 """The lazy, read-only torch Dataset over one SQLite table, and its views."""
 
+import hashlib
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -421,6 +422,29 @@ class SQLiteDataset(Dataset):
         first = block * cache.BLOCK_ROWS
         last = min((block + 1) * cache.BLOCK_ROWS, len(ids)) - 1
         return self.reader.read_range(ids[first : last + 1])
+
+    def fingerprint(self):
+        """A digest of what a fit reads from these rows, without reading them all:
+        the file, table and columns, the rows selected, their labels, and the
+        features of the first and last blocks (a checkpoint is refused when it
+        changes, :mod:`skimb.checkpoints`)."""
+        digest = hashlib.blake2b(digest_size=20)
+        described = (
+            os.path.abspath(self.path),
+            self.table,
+            self.features,
+            self.label,
+            self.categorical_columns,
+            self.reader.last_id,
+            len(self),
+        )
+        digest.update(repr(described).encode())
+        for array in (self.storage_positions(), self.labels):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        n_blocks = self._n_blocks()
+        for block in sorted({0, n_blocks - 1} if n_blocks else ()):
+            digest.update(np.ascontiguousarray(self.read_block(block)).tobytes())
+        return digest.hexdigest()
 
     def reopened(self):
         """The same table opened anew, with the same parameters: a dataset holding
