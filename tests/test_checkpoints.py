@@ -1,0 +1,334 @@
+"""Resumable fits (skimb.checkpoints): a resumed fit ends with the model an
+uninterrupted one gives, bit for bit, on the CPU with ``random_state`` set.
+
+The kill tests run each fit in a real process (forked from a forkserver that has
+imported torch and skimb once, ``tests/checkpoint_worker.py``), SIGKILL it at
+random moments or while it writes its checkpoint, check that the checkpoint left
+behind reads, and resume it in a new process.
+"""
+
+import multiprocessing
+import os
+import pickle
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+from skorch.callbacks import Callback
+
+from skimb import ImbalancedNetClassifier
+from skimb.checkpoints import (
+    CHECKPOINT_FILE,
+    CheckpointMismatch,
+    fit_fingerprint,
+    read_checkpoint,
+)
+from skimb.data import write_sqlite
+
+
+class Interrupt(Callback):
+    """Ctrl-C (a KeyboardInterrupt) after the ``at``-th epoch any network of the
+    fit begins; set on the class, so that the parameters of the interrupted and of
+    the resumed fit are the same. Counts the epochs begun."""
+
+    at = None
+    begun = 0
+
+    def on_epoch_begin(self, net, **kwargs):
+        Interrupt.begun += 1
+
+    def on_epoch_end(self, net, **kwargs):
+        if Interrupt.at is not None and Interrupt.begun == Interrupt.at:
+            raise KeyboardInterrupt
+
+
+@pytest.fixture
+def interrupt():
+    Interrupt.at, Interrupt.begun = None, 0
+    yield Interrupt
+    Interrupt.at, Interrupt.begun = None, 0
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_classification(
+        1500, n_features=8, weights=[0.93], flip_y=0.02, random_state=3
+    )
+    return X.astype(np.float32), y
+
+
+def _net(**params):
+    defaults = dict(
+        random_state=0, verbose=0, max_epochs=8, callbacks=[("stop", Interrupt())]
+    )
+    return ImbalancedNetClassifier(**{**defaults, **params})
+
+
+def _interrupted_then_resumed(data, folder, at, **params):
+    """``(uninterrupted, resumed)`` fits, the resumed one after an interruption at
+    its ``at``-th epoch begun, and how many epochs the resumed fit trained."""
+    X, y = data
+    reference = _net(**params).fit(X, y)
+    Interrupt.at, Interrupt.begun = at, 0
+    with pytest.warns(UserWarning) if params.get("bagging") else _nothing():
+        interrupted = _net(checkpoint=folder, **params).fit(X, y)
+    assert interrupted.fit_interrupted_
+    Interrupt.at, Interrupt.begun = None, 0
+    resumed = _net(checkpoint=folder, **params).fit(X, y)
+    return reference, resumed, Interrupt.begun
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _assert_same_model(reference, resumed, X):
+    np.testing.assert_array_equal(resumed.predict_proba(X), reference.predict_proba(X))
+    assert resumed.best_epoch_ == reference.best_epoch_
+    assert resumed.threshold_ == reference.threshold_
+    assert len(resumed.history) == len(reference.history)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(bagging=None),
+        dict(bagging=None, sampler="batch_balanced", weight_schedule="plateau"),
+        dict(bagging=None, module__dropout=0.2),  # dropout draws from torch's RNG
+    ],
+    ids=["shuffle", "batch_balanced+plateau", "dropout"],
+)
+def test_a_resumed_fit_ends_with_the_uninterrupted_model(
+    data, tmp_path, interrupt, params
+):
+    reference, resumed, trained = _interrupted_then_resumed(
+        data, tmp_path / "ck", at=3, **params
+    )
+    _assert_same_model(reference, resumed, data[0])
+    assert trained == len(reference.history) - 3  # the rest, not all again
+
+
+def test_a_bag_resumes_its_finished_networks_and_the_interrupted_one(
+    data, tmp_path, interrupt
+):
+    # interrupted in the second network's fifth epoch
+    reference, resumed, trained = _interrupted_then_resumed(
+        data, tmp_path / "ck", at=8 + 5, bagging=3
+    )
+    _assert_same_model(reference, resumed, data[0])
+    assert resumed.best_epochs_ == reference.best_epochs_
+    assert sorted(os.listdir(tmp_path / "ck")) == ["member-0", "member-1", "member-2"]
+    assert trained == sum(len(h) for h in reference.bag_histories_) - 8 - 5
+
+
+def test_without_the_restored_random_streams_the_resumed_fit_would_differ(
+    data, tmp_path, interrupt, monkeypatch
+):
+    """The test above can fail: resuming without torch's RNG and the sampler's
+    epoch gives another model."""
+    import skimb.checkpoints
+
+    monkeypatch.setattr(skimb.checkpoints, "_restore_streams", lambda net, s: None)
+    reference, resumed, _ = _interrupted_then_resumed(
+        data, tmp_path / "ck", at=3, bagging=None, sampler="batch_balanced"
+    )
+    assert not np.array_equal(
+        resumed.predict_proba(data[0]), reference.predict_proba(data[0])
+    )
+
+
+def test_a_fit_stopped_by_patience_resumes_as_finished(data, tmp_path, interrupt):
+    X, y = data
+    params = dict(bagging=None, max_epochs=60, early_stopping__patience=2)
+    first = _net(checkpoint=tmp_path, **params).fit(X, y)
+    assert len(first.history) < 60  # patience ended it
+    assert read_checkpoint(tmp_path / CHECKPOINT_FILE)["stopped"]
+    Interrupt.begun = 0
+    again = _net(checkpoint=tmp_path, **params).fit(X, y)
+    assert Interrupt.begun == 0  # nothing trained again
+    _assert_same_model(first, again, X)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [dict(lr=0.01), dict(max_epochs=9), dict(rows=slice(0, 1400))],
+    ids=["lr", "max_epochs", "data"],
+)
+def test_a_checkpoint_of_other_data_or_parameters_is_refused(
+    data, tmp_path, interrupt, change
+):
+    X, y = data
+    _net(checkpoint=tmp_path, bagging=None, max_epochs=2).fit(X, y)
+    before = (tmp_path / CHECKPOINT_FILE).read_bytes()
+    rows = change.pop("rows", slice(None))
+    params = {"bagging": None, "max_epochs": 2, **change}
+    with pytest.raises(CheckpointMismatch, match=str(tmp_path)):
+        _net(checkpoint=tmp_path, **params).fit(X[rows], y[rows])
+    assert (tmp_path / CHECKPOINT_FILE).read_bytes() == before  # left as it was
+
+
+def test_the_fingerprint_ignores_what_only_changes_the_output(data):
+    X, y = data
+    quiet, loud = _net(), _net(verbose=1, progress=False, checkpoint="somewhere")
+    assert fit_fingerprint(quiet, X, y) == fit_fingerprint(loud, X, y)
+    assert fit_fingerprint(quiet, X, y) != fit_fingerprint(_net(lr=0.5), X, y)
+    other = np.array(X)
+    other[0, 0] += 1
+    assert fit_fingerprint(quiet, X, y) != fit_fingerprint(quiet, other, y)
+
+
+def test_bad_checkpoint_paths_name_the_path_and_create_nothing(data, tmp_path):
+    X, y = data
+    missing = tmp_path / "no" / "such" / "folder"
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        _net(checkpoint=missing).fit(X, y)
+    assert not (tmp_path / "no").exists()
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    with pytest.raises(NotADirectoryError, match="is a file"):
+        _net(checkpoint=a_file).fit(X, y)
+    with pytest.raises(ValueError, match="checkpoint must be None or a folder"):
+        _net(checkpoint=3).fit(X, y)
+    with pytest.raises(ValueError, match="warm_start"):
+        _net(checkpoint=tmp_path, warm_start=True).fit(X, y)
+
+
+def test_an_unreadable_checkpoint_names_the_file(data, tmp_path):
+    X, y = data
+    (tmp_path / CHECKPOINT_FILE).write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="cannot be read.*delete it"):
+        _net(checkpoint=tmp_path, bagging=None).fit(X, y)
+    assert (tmp_path / CHECKPOINT_FILE).read_bytes() == b"not a checkpoint"
+
+
+def test_partial_fit_neither_reads_nor_writes_the_checkpoint(data, tmp_path):
+    X, y = data
+    clf = _net(checkpoint=tmp_path, bagging=None, max_epochs=2).fit(X, y)
+    before = (tmp_path / CHECKPOINT_FILE).read_bytes()
+    clf.partial_fit(X, y)
+    assert len(clf.history) == 4  # went on from the fitted model
+    assert (tmp_path / CHECKPOINT_FILE).read_bytes() == before
+    assert pickle.loads(pickle.dumps(clf)).predict_proba(X[:5]).shape == (5, 2)
+
+
+# -- real processes, killed ------------------------------------------------------
+pytestmark_fork = pytest.mark.skipif(
+    "forkserver" not in multiprocessing.get_all_start_methods(),
+    reason="needs the forkserver start method",
+)
+
+
+@pytest.fixture(scope="module")
+def processes():
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["tests.checkpoint_worker", "skimb", "torch"])
+    return context
+
+
+@pytest.fixture(scope="module")
+def kill_data(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("kill_data")
+    X, y = make_classification(4000, n_features=16, weights=[0.95], random_state=0)
+    X = X.astype(np.float32)
+    np.savez(folder / "data.npz", X=X, y=y)
+    write_sqlite(folder / "data.db", X, y)
+    return {"arrays": folder / "data.npz", "bagged": folder / "data.npz"} | {
+        "sqlite": folder / "data.db"
+    }
+
+
+def _run(processes, kind, data, folder, out):
+    from tests.checkpoint_worker import main
+
+    started = processes.Event()
+    process = processes.Process(
+        target=main, args=(kind, str(data), str(folder), str(out), started)
+    )
+    process.start()
+    assert started.wait(60), "the fit never started"
+    return process
+
+
+def _checkpoints(folder):
+    return sorted(Path(folder).rglob(CHECKPOINT_FILE))
+
+
+def _writing(folder):
+    return any(Path(folder).rglob(f".{CHECKPOINT_FILE}.*.tmp"))
+
+
+def _kill(process, folder, epochs=None, delay=0.0):
+    """SIGKILL ``process`` ``delay`` seconds after its checkpoints hold ``epochs``
+    epochs in all (a bag's networks together), or (``epochs`` None) as soon as a
+    checkpoint is being written; True if it was killed before it ended. Counting
+    epochs, not seconds, spreads the kills over the fit however busy the machine
+    is."""
+    done, seen, deadline = {}, {}, time.monotonic() + 120
+    while process.is_alive() and time.monotonic() < deadline:
+        if epochs is None:
+            if _writing(folder):
+                break
+            continue
+        for path in _checkpoints(folder):
+            try:
+                stat = path.stat()
+                key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+                if seen.get(path) != key:
+                    seen[path] = key
+                    done[path] = len(read_checkpoint(path)["history"])
+            except FileNotFoundError:
+                pass  # renamed over just now: read at the next look
+        if sum(done.values()) >= epochs:
+            process.join(delay)
+            break
+        time.sleep(0.002)
+    killed = process.is_alive()
+    if killed:
+        os.kill(process.pid, signal.SIGKILL)
+    process.join()
+    return killed
+
+
+@pytestmark_fork
+@pytest.mark.parametrize(
+    "kind, kills",
+    [
+        ("arrays", ((2, 0.05), (7, 0.0), "write")),
+        ("sqlite", ((4, 0.02), "write")),
+        ("bagged", ((3, 0.01), (16, 0.03))),  # in the 1st and 2nd networks
+    ],
+)
+def test_killed_fits_resume_to_the_uninterrupted_model(
+    processes, kill_data, tmp_path, kind, kills
+):
+    data = kill_data[kind]
+    reference = _run(processes, kind, data, "-", tmp_path / "reference.npz")
+    reference.join()
+    assert reference.exitcode == 0
+    expected = np.load(tmp_path / "reference.npz")
+    killed_with_epochs = 0
+    for trial, when in enumerate(kills):
+        folder, out = tmp_path / f"ck{trial}", tmp_path / f"out{trial}.npz"
+        process = _run(processes, kind, data, folder, out)
+        if when == "write":
+            killed = _kill(process, folder)
+        else:
+            killed = _kill(process, folder, *when)
+        for path in _checkpoints(folder):  # never half a checkpoint
+            state = read_checkpoint(path)
+            killed_with_epochs += killed and len(state["history"]) > 0
+        resumed = _run(processes, kind, data, folder, out)
+        resumed.join()
+        assert resumed.exitcode == 0
+        result = np.load(out)
+        np.testing.assert_array_equal(result["proba"], expected["proba"])
+        assert result["best_epoch"] == expected["best_epoch"]
+        assert result["threshold"] == expected["threshold"]
+    assert killed_with_epochs > 0  # some kill left a checkpoint to resume from
