@@ -241,3 +241,20 @@ def test_bagging_and_samplers(folder, data):
     for sampler in ("undersample", "batch_balanced", "weighted"):
         clf = quiet(sampler=sampler, max_epochs=1).fit(ds, None)
         assert np.isfinite(clf.predict_proba(ds[:50])).all()
+
+
+def test_a_pass_the_cache_does_not_keep_decodes_each_unit_once(tmp_path):
+    """A validation split too large to hold is read through passing_through each
+    epoch: batch after batch in row order, each unit decoded once, not once per
+    batch (what made a 4-million-row fit 5x slower than in memory)."""
+    rng = np.random.default_rng(0)
+    n = 3 * UNIT_ROWS
+    X = rng.standard_normal((n, 2)).astype(np.float32)
+    path = write(tmp_path / "p.parquet", X, np.zeros(n, np.int64),
+                 row_group_size=UNIT_ROWS)  # fmt: skip
+    ds = ParquetDataset(path)
+    with ds.passing_through():
+        for first in range(0, n, 4096):  # 48 batches
+            rows = np.arange(first, min(first + 4096, n))
+            np.testing.assert_array_equal(ds.__getitems__(rows)[0].numpy(), X[rows])
+    assert ds.reader.units_read == 3
