@@ -10,9 +10,6 @@ behind reads, and resume it in a new process.
 import multiprocessing
 import os
 import pickle
-import signal
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,6 +24,7 @@ from skimb.checkpoints import (
     read_checkpoint,
 )
 from skimb.data import write_sqlite
+from tests.checkpoint_worker import checkpoint_files, kill, start_fit
 
 
 class Interrupt(Callback):
@@ -244,58 +242,6 @@ def kill_data(tmp_path_factory):
     }
 
 
-def _run(processes, kind, data, folder, out):
-    from tests.checkpoint_worker import main
-
-    started = processes.Event()
-    process = processes.Process(
-        target=main, args=(kind, str(data), str(folder), str(out), started)
-    )
-    process.start()
-    assert started.wait(60), "the fit never started"
-    return process
-
-
-def _checkpoints(folder):
-    return sorted(Path(folder).rglob(CHECKPOINT_FILE))
-
-
-def _writing(folder):
-    return any(Path(folder).rglob(f".{CHECKPOINT_FILE}.*.tmp"))
-
-
-def _kill(process, folder, epochs=None, delay=0.0):
-    """SIGKILL ``process`` ``delay`` seconds after its checkpoints hold ``epochs``
-    epochs in all (a bag's networks together), or (``epochs`` None) as soon as a
-    checkpoint is being written; True if it was killed before it ended. Counting
-    epochs, not seconds, spreads the kills over the fit however busy the machine
-    is."""
-    done, seen, deadline = {}, {}, time.monotonic() + 120
-    while process.is_alive() and time.monotonic() < deadline:
-        if epochs is None:
-            if _writing(folder):
-                break
-            continue
-        for path in _checkpoints(folder):
-            try:
-                stat = path.stat()
-                key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-                if seen.get(path) != key:
-                    seen[path] = key
-                    done[path] = len(read_checkpoint(path)["history"])
-            except FileNotFoundError:
-                pass  # renamed over just now: read at the next look
-        if sum(done.values()) >= epochs:
-            process.join(delay)
-            break
-        time.sleep(0.002)
-    killed = process.is_alive()
-    if killed:
-        os.kill(process.pid, signal.SIGKILL)
-    process.join()
-    return killed
-
-
 @pytestmark_fork
 @pytest.mark.parametrize(
     "kind, kills",
@@ -309,22 +255,22 @@ def test_killed_fits_resume_to_the_uninterrupted_model(
     processes, kill_data, tmp_path, kind, kills
 ):
     data = kill_data[kind]
-    reference = _run(processes, kind, data, "-", tmp_path / "reference.npz")
+    reference = start_fit(processes, kind, data, "-", tmp_path / "reference.npz")
     reference.join()
     assert reference.exitcode == 0
     expected = np.load(tmp_path / "reference.npz")
     killed_with_epochs = 0
     for trial, when in enumerate(kills):
         folder, out = tmp_path / f"ck{trial}", tmp_path / f"out{trial}.npz"
-        process = _run(processes, kind, data, folder, out)
+        process = start_fit(processes, kind, data, folder, out)
         if when == "write":
-            killed = _kill(process, folder)
+            killed = kill(process, folder)
         else:
-            killed = _kill(process, folder, *when)
-        for path in _checkpoints(folder):  # never half a checkpoint
+            killed = kill(process, folder, *when)
+        for path in checkpoint_files(folder):  # never half a checkpoint
             state = read_checkpoint(path)
             killed_with_epochs += killed and len(state["history"]) > 0
-        resumed = _run(processes, kind, data, folder, out)
+        resumed = start_fit(processes, kind, data, folder, out)
         resumed.join()
         assert resumed.exitcode == 0
         result = np.load(out)
