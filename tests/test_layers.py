@@ -18,7 +18,7 @@ DATA_LAYERS = [
     ["row_runs"],
     ["split", "batches"],
     ["rows"],
-    ["read_once", "block_cache"],
+    ["read_once", "block_cache", "lazy_rows"],
     ["sqlite.schema"],
     ["sqlite.reader"],
     ["sqlite.labels", "sqlite.cache", "sqlite.frames"],

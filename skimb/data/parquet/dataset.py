@@ -2,23 +2,21 @@
 
 import hashlib
 import os
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 from torch.utils.data import Dataset
 
 from .. import block_cache
-from ..batches import Batch
 from ..block_cache import HeldRows
-from ..index import ReadUnits, stored_positions, view_positions
+from ..index import ReadUnits, stored_positions
+from ..lazy_rows import LazyRows, check_cache_mib
 from .layout import UNIT_ROWS, read_layout
 from .reader import ParquetReader
 
 
-class ParquetDataset(Dataset):
+class ParquetDataset(LazyRows, Dataset):
     """Rows of one Parquet file, or a folder of them, as ``(x, y)`` pairs, read
     lazily.
 
@@ -86,12 +84,7 @@ class ParquetDataset(Dataset):
         self.label = label
         self.categorical = categorical
         self.cache_mib = cache_mib
-        if (
-            isinstance(cache_mib, bool)
-            or not isinstance(cache_mib, (int, float, np.integer, np.floating))
-            or not cache_mib >= 0
-        ):
-            raise ValueError(f"cache_mib must be a number >= 0, got {cache_mib!r}")
+        check_cache_mib(cache_mib)
         layout = read_layout(self.path, features, label)
         self.reader = ParquetReader(layout)
         self.files = layout.files
@@ -223,30 +216,6 @@ class ParquetDataset(Dataset):
     def _file_rows(self, rows):
         return rows if self._positions is None else self._positions[rows]
 
-    def __getitem__(self, key):
-        if isinstance(key, tuple):  # scikit-learn's _safe_indexing: ds[rows, ...]
-            if len(key) != 2 or key[1] not in (Ellipsis, slice(None)):
-                raise IndexError(
-                    f"ParquetDataset supports ds[rows] and ds[rows, ...], got {key!r}"
-                )
-            key = key[0]
-        if isinstance(key, (int, np.integer)):
-            X, y = self._fetch(np.array([key]))
-            return X[0], y[0]
-        return self._view(key)
-
-    def __getitems__(self, indices):
-        if isinstance(indices, slice):
-            indices = np.arange(*indices.indices(len(self)))
-        X, y = self._fetch(np.asarray(indices, dtype=np.int64))
-        return Batch((torch.from_numpy(X), torch.from_numpy(y)))
-
-    def _view(self, key):
-        view = object.__new__(type(self))
-        view.__dict__.update(self.__dict__)
-        view._positions = view_positions(key, len(self), self._positions)
-        return view
-
     def storage_positions(self, rows=None):
         """Stored position of each row of this view (or of its rows ``rows``):
         read unit ``u``'s rows from ``u * UNIT_ROWS``. They carry the read units
@@ -258,14 +227,6 @@ class ParquetDataset(Dataset):
         layout = self.reader.layout.read_units
         units = ReadUnits(layout.unit_rows, layout.stream_starts, self._lanes())
         return stored_positions(positions, units)
-
-    def storage_order(self):
-        """Positions that put this view's rows in file order, or None when they are
-        in that order already."""
-        positions = self._positions
-        if positions is None or not np.any(positions[1:] < positions[:-1]):
-            return None
-        return np.argsort(positions, kind="stable")
 
     # -- reading -----------------------------------------------------------------
     def _fetch(self, indices, by_key=False):
@@ -330,10 +291,6 @@ class ParquetDataset(Dataset):
             n_positions = len(self.reader.layout.units) * UNIT_ROWS
             self._held = HeldRows(positions, features, n_positions)
 
-    @property
-    def held_rows(self):
-        return self._held
-
     # -- block cache -------------------------------------------------------------
     def _capacity(self):
         """Read units the block cache holds at most."""
@@ -354,22 +311,6 @@ class ParquetDataset(Dataset):
         rows_per_unit = layout.n_rows / len(layout.units)
         spare = max(self._capacity() - self._lanes(), 0)
         return int(spare * rows_per_unit // block_cache.BLOCK_ROWS)
-
-    @property
-    def block_cache(self):
-        return self._cache
-
-    @contextmanager
-    def passing_through(self):
-        """Within the block, this thread's reads leave the block cache as it is
-        (see :meth:`SQLiteDataset.passing_through`)."""
-        local = self.reader.local
-        before = getattr(local, "passing", False)
-        local.passing = True
-        try:
-            yield self
-        finally:
-            local.passing = before
 
     def _block_cache(self):
         if self._cache is not None and self._cache.pid != os.getpid():

@@ -2,17 +2,15 @@
 
 import hashlib
 import os
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 from torch.utils.data import Dataset
 
-from ..batches import Batch
 from ..block_cache import HeldRows
-from ..index import chunk_bounds, view_positions
+from ..index import chunk_bounds
+from ..lazy_rows import LazyRows, check_cache_mib
 from . import cache
 from .labels import read_ids_and_labels
 from .reader import TableReader
@@ -25,7 +23,7 @@ KEY_READ_ROWS = 4096
 COUNT_READ_ROWS = 65_536
 
 
-class SQLiteDataset(Dataset):
+class SQLiteDataset(LazyRows, Dataset):
     """Rows of one SQLite table as ``(x, y)`` pairs, read lazily, by batch.
 
     Rows are addressed by their primary key, never by ``OFFSET``, and a whole batch is
@@ -133,12 +131,7 @@ class SQLiteDataset(Dataset):
         self.cache_mib = cache_mib
         if not Path(self.path).is_file():
             raise FileNotFoundError(f"no SQLite file at {self.path!r}")
-        if (
-            isinstance(cache_mib, bool)
-            or not isinstance(cache_mib, (int, float, np.integer, np.floating))
-            or not cache_mib >= 0
-        ):
-            raise ValueError(f"cache_mib must be a number >= 0, got {cache_mib!r}")
+        check_cache_mib(cache_mib)
         self._positions = None  # None: every row, in primary-key order
         self._held = None
         self._all_ids = self._all_labels = None
@@ -249,30 +242,6 @@ class SQLiteDataset(Dataset):
         return len(self._all_ids)
 
     # -- indexing ----------------------------------------------------------------
-    def __getitem__(self, key):
-        if isinstance(key, tuple):  # scikit-learn's _safe_indexing: ds[rows, ...]
-            if len(key) != 2 or key[1] not in (Ellipsis, slice(None)):
-                raise IndexError(
-                    f"SQLiteDataset supports ds[rows] and ds[rows, ...], got {key!r}"
-                )
-            key = key[0]
-        if isinstance(key, (int, np.integer)):
-            X, y = self._fetch(np.array([key]))
-            return X[0], y[0]
-        return self._view(key)
-
-    def __getitems__(self, indices):
-        if isinstance(indices, slice):
-            indices = np.arange(*indices.indices(len(self)))
-        X, y = self._fetch(np.asarray(indices, dtype=np.int64))
-        return Batch((torch.from_numpy(X), torch.from_numpy(y)))
-
-    def _view(self, key):
-        view = object.__new__(type(self))
-        view.__dict__.update(self.__dict__)
-        view._positions = view_positions(key, len(self), self._positions)
-        return view
-
     def storage_positions(self, rows=None):
         """Row number in the table's primary-key order of each row of this view (of
         every row: ``0 .. n - 1``, for the whole table), or of the rows ``rows`` of
@@ -288,14 +257,6 @@ class SQLiteDataset(Dataset):
         if self._positions is None:
             return np.arange(len(self)) if rows is None else rows
         return self._positions.copy() if rows is None else self._positions[rows]
-
-    def storage_order(self):
-        """Positions that put this view's rows in primary-key order (``ds[order]``
-        reads near-sequentially), or None when they are in that order already."""
-        positions = self._positions
-        if positions is None or not np.any(positions[1:] < positions[:-1]):
-            return None
-        return np.argsort(positions, kind="stable")
 
     # -- reading -----------------------------------------------------------------
     def _fetch(self, indices, by_key=False):
@@ -350,11 +311,6 @@ class SQLiteDataset(Dataset):
             n_table_rows = len(self._load_ids_and_labels()[0])
             self._held = HeldRows(positions, features, n_table_rows)
 
-    @property
-    def held_rows(self):
-        """The :class:`HeldRows` that :meth:`hold_rows` keeps, or None."""
-        return self._held
-
     # -- block cache -------------------------------------------------------------
     def cache_blocks(self):
         """How many blocks of ``BLOCK_ROWS`` rows the block cache holds at most (0
@@ -364,32 +320,9 @@ class SQLiteDataset(Dataset):
             return 0
         return cache.capacity(self.cache_mib, self.n_features, self._n_blocks())
 
-    @property
-    def block_cache(self):
-        """This process's :class:`~skimb.data.sqlite.cache.BlockCache`: None before
-        the first read through it (and with ``cache_mib=0``)."""
-        return self._cache
-
     def _n_blocks(self):
         """Blocks of ``BLOCK_ROWS`` rows the table is cut into."""
         return -(-len(self._load_ids_and_labels()[0]) // cache.BLOCK_ROWS)
-
-    @contextmanager
-    def passing_through(self):
-        """Within the block, this thread's reads leave the block cache as it is:
-        blocks are still read whole, but not kept.
-
-        For a pass over rows that the caller keeps itself (the classifier's
-        validation rows, held after one read): kept in the cache, their blocks
-        would push out the training blocks the next epoch starts with.
-        """
-        local = self.reader.local
-        before = getattr(local, "passing", False)
-        local.passing = True
-        try:
-            yield self
-        finally:
-            local.passing = before
 
     def _fill_from_blocks(self, positions, X, skip=None, by_key=False):
         """Fill the rows of X that the block cache can serve
