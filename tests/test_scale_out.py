@@ -11,7 +11,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_validat
 from skorch.callbacks import Callback
 from threadpoolctl import threadpool_limits
 
-from skimb.data import SQLiteDataset, write_sqlite
+from skimb.data import ParquetDataset, SQLiteDataset, write_sqlite
 from skimb.threads import cooperative_threads, task_threads
 from tests.conftest import quiet
 
@@ -73,6 +73,25 @@ def test_cross_validate_on_a_sqlite_dataset_on_dask(cluster, small, tmp_path):
     np.testing.assert_allclose(on_dask["test_score"], local["test_score"], rtol=1e-6)
     # each worker opened its own read-only connection; the file is unchanged
     assert SQLiteDataset(path).shape == X.shape
+
+
+def test_cross_validate_on_a_parquet_dataset_on_dask(cluster, small, tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    import pyarrow as pa
+
+    X, y = small
+    columns = {f"f{j}": X[:, j] for j in range(X.shape[1])}
+    path = tmp_path / "rows.parquet"
+    pq.write_table(pa.table({**columns, "label": y}), path, row_group_size=200)
+    before = path.read_bytes()
+    ds = ParquetDataset(path)
+    cv = StratifiedKFold(2, shuffle=True, random_state=0)
+    with parallel_config(backend="dask"):
+        on_dask = cross_validate(quiet(), ds, ds.labels, cv=cv, scoring="roc_auc")
+    local = cross_validate(quiet(), ds, ds.labels, cv=cv, scoring="roc_auc")
+    # every worker read the same path, with handles of its own
+    np.testing.assert_allclose(on_dask["test_score"], local["test_score"], rtol=1e-6)
+    assert path.read_bytes() == before
 
 
 def _fit_in_worker(X, y):
