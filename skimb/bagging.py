@@ -258,7 +258,20 @@ def _fit_packed_bag(net, X, y, sample_weight, bags, fold_seed, table, fit_params
         packed.histories,
         [packed.scores],
     )
+    # A fit that goes on (partial_fit) trains the bag as one ensemble: with the
+    # callbacks of one network's fit in place of those that scored and selected
+    # its members (the user's instances keep their state).
+    fresh = dict(net.get_default_callbacks())
+    net.callbacks_ = [
+        (name, fresh[name].initialize() if name in PACKED_CALLBACKS else callback)
+        for name, callback in net.callbacks_
+        if name in fresh or name not in PACKED_CALLBACKS
+    ]
     net.fit_interrupted_ = last.fit_interrupted_
+
+
+#: The callbacks of a packed fit that a fit of one network has in other forms.
+PACKED_CALLBACKS = ("validation_scores", "early_stopping", "print_log")
 
 
 def _fit_sequential_bag(net, X, y, sample_weight, bags, fold_seed, table, fit_params):

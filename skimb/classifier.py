@@ -81,7 +81,9 @@ default=None
         options via ``early_stopping__*``); ``"auto"``: with a validation split.
     bagging : "auto", None, bool or int, default="auto"
         Cross-fit bagging of k networks (:mod:`skimb.bagging`); ``"auto"``: 5 on
-        up to 20,000 rows with the default ``train_split``.
+        up to 20,000 rows with the default ``train_split``. The built-in MLP's
+        bag trains as one packed module (:mod:`skimb.packing`);
+        ``bagging__packed=False``: one network after another.
     threshold : float in (0, 1) or "f1", default="f1"
         ``predict``'s threshold; ``"f1"`` tuned on the validation split.
     prior_correction : bool, default=True
@@ -125,8 +127,10 @@ default="auto"
         The training budget of the last fit.
     best_epoch_ : int or None
         1-based epoch whose weights the module holds (``None``: no selection).
-    n_bags_, best_epochs_, bag_histories_
-        After bagging: the networks' number, selected epochs and histories.
+    n_bags_, best_epochs_, bag_histories_, bag_packed_
+        After bagging: the networks' number, selected epochs and histories
+        (for a packed bag, each member's rows of ``history[:, "members"]``), and
+        whether the bag was packed.
     fit_interrupted_ : bool
         Whether the last fit was ended by a ``KeyboardInterrupt`` (Ctrl-C): the
         model is then the one at the best epoch so far (and a bag the networks
