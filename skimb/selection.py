@@ -131,6 +131,8 @@ class BestEpoch(Callback):
         net.best_epoch_ = self.best_epoch_
 
     def _improved(self, score):
+        if math.isnan(score):
+            return False
         return improved(
             score, self.best_score_, self.min_delta, self._lower_is_better()
         )

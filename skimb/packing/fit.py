@@ -4,14 +4,12 @@ out-of-fold scores its threshold is tuned on."""
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from sklearn.base import clone
 from skorch.history import History
 
 from ..data.split import fold_of_rows
 from ..modules import resolve_module
-from ..training.inputs import encode_labels
-from ..weights import check_sample_weight
+from ..training.inputs import training_data
 from .callbacks import MemberSelection, out_of_fold_proba
 from .members import EveryRow, MemberRows
 from .module import PackedBag
@@ -36,9 +34,6 @@ def fit_packed(net, X, y, sample_weight, bags, fold_seed, encoded_by, fit_params
     module, on the stratified folds of ``fold_seed`` (those of the sequential bag),
     and return a :class:`PackedFit`. ``encoded_by``: the bag's table encoder, as a
     sequential bag's networks get it."""
-    _, y01 = encode_labels(np.asarray(y))
-    folds = fold_of_rows(y01, bags, fold_seed)
-    rows = MemberRows(folds, bags)
     keyword = resolve_module(net.module).packed_members
     packed = clone(net).set_params(
         bagging=None,
@@ -46,6 +41,13 @@ def fit_packed(net, X, y, sample_weight, bags, fold_seed, encoded_by, fit_params
         checkpoint=net.checkpoint,  # one fit, one checkpoint
         **{f"module__{keyword}": bags},
     )
+    # The rows as the fit checks and encodes them: the folds are drawn from these
+    # labels, as a sequential bag's FoldSplit draws them.
+    X_checked, y01, weights = training_data(
+        packed, X, y, sample_weight, reset=True, encoded_by=encoded_by
+    )
+    folds = fold_of_rows(y01, bags, fold_seed)
+    rows = MemberRows(folds, bags)
     packed.callbacks = net.callbacks  # the user's instances, as a network's fit
     packed.fit_scored(
         X,
@@ -62,10 +64,9 @@ def fit_packed(net, X, y, sample_weight, bags, fold_seed, encoded_by, fit_params
     else:  # no selection: every member at the last epoch
         best_epochs, stopped = [None] * bags, [None] * bags
     # The out-of-fold scores of the selected weights: one pass over every row.
-    X = X if isinstance(X, torch.Tensor) else np.asarray(X, dtype=np.float32)
-    logits = packed.forward(X, training=False).double().numpy().reshape(len(y01), -1)
+    logits = packed.forward(X_checked, training=False).double().numpy()
+    logits = logits.reshape(len(y01), -1)
     proba = out_of_fold_proba(logits, folds.astype(np.int64), rows.logit_shifts)
-    weights = check_sample_weight(sample_weight, len(y01))
     return PackedFit(
         net=packed,
         module=PackedBag(packed.module_, packed.scaler_, rows.logit_shifts),
