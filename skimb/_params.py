@@ -54,7 +54,7 @@ def check_params(net):
             "early_stopping=True selects the epoch on the validation split, but "
             "train_split=None; use early_stopping='auto' or False, or a train_split"
         )
-    check_bagging(net.bagging)
+    check_bagging(net.bagging, net.get_params_for("bagging"))
     if not net._bags_by_default and net.bagging not in (None, False, 1, "auto"):
         raise ValueError(
             f"{type(net).__name__} trains one model across processes; "

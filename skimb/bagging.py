@@ -14,24 +14,27 @@ every fold but ``j`` and selects its epoch on fold ``j``. Then
   alone, and every row was trained on by ``k - 1`` of them.
 
 This is the bagging of AutoGluon's tabular models (Erickson et al., 2020) and the
-``ensemble=True`` mode of scikit-learn's ``CalibratedClassifierCV``. It costs ``k``
-fits, so ``"auto"`` uses it where fits are cheap: up to ``AUTO_MAX_ROWS`` training
-rows (the quality benchmark's measurements are in the README).
+``ensemble=True`` mode of scikit-learn's ``CalibratedClassifierCV``. Fitted one
+after another the ``k`` networks cost ``k`` fits; where the network can be packed
+(the built-in MLP) they are trained side by side as one module in one fit
+(:mod:`skimb.packing`; ``bagging__packed=False`` asks for the sequential fits).
+``"auto"`` bags up to ``AUTO_MAX_ROWS`` training rows (the quality benchmark's
+measurements are in ``docs/defaults.md``).
 """
 
 import numbers
 import warnings
-from itertools import islice
 
 import numpy as np
 import torch
 from sklearn.base import clone
-from sklearn.model_selection import StratifiedKFold
 from torch.utils.data import Subset
 
 from .checkpoints import member_folder
-from .data.split import stratified_folds
+from .data.split import fold_of_rows, stratified_folds
 from .modules.ensembles import ensemble_size
+from .packing.fit import fit_packed
+from .packing.module import packing_refusal
 from .seeds import derived_seed
 from .tables.columns import needs_encoding
 from .thresholds import f1_optimal_threshold
@@ -77,8 +80,17 @@ def n_bags(bagging, train_split, n_rows, auto=True):
     return int(bagging)
 
 
-def check_bagging(bagging):
-    """Raise a ValueError naming ``bagging`` unless it is a valid value."""
+def check_bagging(bagging, options=None):
+    """Raise a ValueError naming ``bagging`` unless it is a valid value, or naming
+    a ``bagging__*`` option (``options``) that is not ``packed`` (a bool)."""
+    for name, value in (options or {}).items():
+        if name != "packed":
+            raise ValueError(
+                f"bagging__{name} is not an option of bagging; the one option is "
+                "bagging__packed (True or False)"
+            )
+        if not isinstance(value, bool):
+            raise ValueError(f"bagging__packed must be True or False, got {value!r}")
     if bagging is None or isinstance(bagging, bool) or bagging == "auto":
         return
     if isinstance(bagging, numbers.Integral) and bagging >= 1:
@@ -113,10 +125,8 @@ class FoldSplit:
 
     def indices(self, y):
         """``(train, valid)`` row indices for labels ``y``."""
-        y = np.asarray(y)
-        folds = StratifiedKFold(self.n_folds, shuffle=True, random_state=self.seed)
-        # this fold's split only (the generator yields them in order)
-        return next(islice(folds.split(np.zeros((len(y), 1)), y), self.fold, None))
+        folds = fold_of_rows(y, self.n_folds, self.seed)
+        return np.flatnonzero(folds != self.fold), np.flatnonzero(folds == self.fold)
 
     def __call__(self, dataset, y=None, groups=None):
         if y is None:
@@ -169,7 +179,7 @@ class BaggedModule(torch.nn.Module):
 
 #: What a bag sets on the classifier beyond a single network's fitted attributes;
 #: a later fit of one network removes them.
-BAG_ATTRIBUTES = ("best_epochs_", "bag_histories_")
+BAG_ATTRIBUTES = ("best_epochs_", "bag_histories_", "bag_packed_")
 #: The last network's fitted attributes the bag takes as its own.
 SHARED_ATTRIBUTES = (
     "classes_",
@@ -182,12 +192,14 @@ SHARED_ATTRIBUTES = (
 
 
 def fit_bagged(net, X, y, sample_weight, bags, **fit_params):
-    """Fit ``bags`` clones of ``net`` on the folds of the training rows and make
-    ``net`` their bag (see the module docstring). Returns ``net``.
+    """Fit ``bags`` networks on the folds of the training rows and make ``net``
+    their bag (see the module docstring). Returns ``net``.
 
-    Each clone is fitted by :meth:`ImbalancedNetClassifier.fit_scored`, which
-    returns the scores of its validation fold; the bag's threshold is tuned on all
-    of them together."""
+    Packed where :func:`~skimb.packing.module.packing_refusal` finds nothing
+    against it: one fit of the packed module (:mod:`skimb.packing`). Otherwise
+    ``bags`` clones, each fitted by :meth:`ImbalancedNetClassifier.fit_scored`,
+    which returns the scores of its validation fold. Either way the bag's
+    threshold is tuned on all the out-of-fold scores together."""
     seed = net.random_state
     fold_seed = derived_seed(seed)
     table = None
@@ -207,6 +219,64 @@ def fit_bagged(net, X, y, sample_weight, bags, **fit_params):
             for name in ("n_features_in_", "feature_names_in_")
             if hasattr(net, name)
         }
+    refusal = packing_refusal(net, X)
+    if refusal is None:
+        _fit_packed_bag(net, X, y, sample_weight, bags, fold_seed, table, fit_params)
+    else:
+        _fit_sequential_bag(
+            net, X, y, sample_weight, bags, fold_seed, table, fit_params
+        )
+    net.bag_packed_ = refusal is None
+    if table is not None:
+        net.table_encoder_ = table
+        if raw_columns:
+            vars(net).pop("feature_names_in_", None)
+        for name, value in raw_columns.items():
+            setattr(net, name, value)
+    return net
+
+
+def _fit_packed_bag(net, X, y, sample_weight, bags, fold_seed, table, fit_params):
+    """The bag as one packed module (:mod:`skimb.packing`)."""
+    if net.verbose:
+        print(f"bag of {bags}, packed")
+    packed = fit_packed(net, X, y, sample_weight, bags, fold_seed, table, fit_params)
+    last = packed.net
+    if getattr(last, "fit_interrupted_", False):
+        warnings.warn(
+            "the fit was interrupted (KeyboardInterrupt) while training the packed "
+            f"bag of {bags} networks: each network is at its best epoch until then",
+            UserWarning,
+            stacklevel=4,
+        )
+    _become_bag(
+        net,
+        last,
+        packed.module,
+        packed.pos_weights,
+        packed.best_epochs,
+        packed.histories,
+        [packed.scores],
+    )
+    # A fit that goes on (partial_fit) trains the bag as one ensemble: with the
+    # callbacks of one network's fit in place of those that scored and selected
+    # its members (the user's instances keep their state).
+    fresh = dict(net.get_default_callbacks())
+    net.callbacks_ = [
+        (name, fresh[name].initialize() if name in PACKED_CALLBACKS else callback)
+        for name, callback in net.callbacks_
+        if name in fresh or name not in PACKED_CALLBACKS
+    ]
+    net.fit_interrupted_ = last.fit_interrupted_
+
+
+#: The callbacks of a packed fit that a fit of one network has in other forms.
+PACKED_CALLBACKS = ("validation_scores", "early_stopping", "print_log")
+
+
+def _fit_sequential_bag(net, X, y, sample_weight, bags, fold_seed, table, fit_params):
+    """The bag's networks fitted one after another, each a clone of ``net``."""
+    seed = net.random_state
     members, scores = [], []
     for fold in range(bags):
         member = clone(net).set_params(
@@ -235,22 +305,31 @@ def fit_bagged(net, X, y, sample_weight, bags, **fit_params):
                 f"{fold + 1} of {bags}: the model is the bag of the {fold + 1} "
                 "trained so far, the last at its best epoch until then",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             break
-    _become_bag(net, members, scores)
-    net.fit_interrupted_ = members[-1].fit_interrupted_
-    if table is not None:
-        net.table_encoder_ = table
-        if raw_columns:
-            vars(net).pop("feature_names_in_", None)
-        for name, value in raw_columns.items():
-            setattr(net, name, value)
-    return net
-
-
-def _become_bag(net, members, scores):
     last = members[-1]
+    module = BaggedModule(
+        [m.module_ for m in members],
+        [m.scaler_ for m in members],
+        [m.logit_shift_ for m in members],
+    )
+    _become_bag(
+        net,
+        last,
+        module,
+        [m.pos_weight_ for m in members],
+        [m.best_epoch_ for m in members],
+        [m.history for m in members],
+        scores,
+    )
+    net.fit_interrupted_ = last.fit_interrupted_
+
+
+def _become_bag(net, last, module, pos_weights, best_epochs, histories, scores):
+    """Make ``net`` the bag whose networks ``module`` holds, with the fitted
+    attributes of ``last`` (the last network's fit, or the packed one's) and the
+    threshold tuned on the networks' out-of-fold ``scores``."""
     for name in SHARED_ATTRIBUTES:
         if hasattr(last, name):
             setattr(net, name, getattr(last, name))
@@ -264,20 +343,16 @@ def _become_bag(net, members, scores):
     finally:
         net.callbacks = callbacks
     net.callbacks_ = last.callbacks_
-    net.module_ = BaggedModule(
-        [m.module_ for m in members],
-        [m.scaler_ for m in members],
-        [m.logit_shift_ for m in members],
-    ).to(_device_of(last.module_))
+    net.module_ = module.to(_device_of(last.module_))
     net.initialize_optimizer()
     net.history_ = last.history_
     net.scaler_ = None  # inside module_, network by network
     net.logit_shift_ = 0.0  # inside module_ too
-    net.pos_weight_ = float(np.mean([m.pos_weight_ for m in members]))
-    net.best_epochs_ = [m.best_epoch_ for m in members]
+    net.pos_weight_ = float(np.mean(pos_weights))
+    net.best_epochs_ = list(best_epochs)
     net.best_epoch_ = last.best_epoch_
-    net.bag_histories_ = [m.history for m in members]
-    net.n_bags_ = len(members)
+    net.bag_histories_ = list(histories)
+    net.n_bags_ = module.n_bags
     if net.threshold == "f1":
         targets, proba, weights = (
             None if parts[0] is None else np.concatenate(parts)

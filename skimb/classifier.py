@@ -81,7 +81,9 @@ default=None
         options via ``early_stopping__*``); ``"auto"``: with a validation split.
     bagging : "auto", None, bool or int, default="auto"
         Cross-fit bagging of k networks (:mod:`skimb.bagging`); ``"auto"``: 5 on
-        up to 20,000 rows with the default ``train_split``.
+        up to 20,000 rows with the default ``train_split``. The built-in MLP's
+        bag trains as one packed module (:mod:`skimb.packing`);
+        ``bagging__packed=False``: one network after another.
     threshold : float in (0, 1) or "f1", default="f1"
         ``predict``'s threshold; ``"f1"`` tuned on the validation split.
     prior_correction : bool, default=True
@@ -125,8 +127,10 @@ default="auto"
         The training budget of the last fit.
     best_epoch_ : int or None
         1-based epoch whose weights the module holds (``None``: no selection).
-    n_bags_, best_epochs_, bag_histories_
-        After bagging: the networks' number, selected epochs and histories.
+    n_bags_, best_epochs_, bag_histories_, bag_packed_
+        After bagging: the networks' number, selected epochs and histories
+        (for a packed bag, each member's rows of ``history[:, "members"]``), and
+        whether the bag was packed.
     fit_interrupted_ : bool
         Whether the last fit was ended by a ``KeyboardInterrupt`` (Ctrl-C): the
         model is then the one at the best epoch so far (and a bag the networks
@@ -158,6 +162,7 @@ default="auto"
         "weight_schedule",
         "early_stopping",
         "table",
+        "bagging",
     ]
 
     def __init__(
@@ -217,14 +222,19 @@ default="auto"
 
     @property
     def _default_callbacks(self):
-        return construction.scoring_callbacks()
+        return construction.scoring_callbacks(self._packing())
 
     def get_default_callbacks(self):
         selects = self._selects_epoch()
         return [
             *super().get_default_callbacks(),
-            *construction.skimb_callbacks(self, selects),
+            *construction.skimb_callbacks(self, selects, self._packing()),
         ]
+
+    def _packing(self):
+        """The members of the packed bag this fit trains (skimb.packing), or None."""
+        plan = self.__dict__.get("_fit_plan")
+        return None if plan is None else plan.packing
 
     def _selects_epoch(self):
         if self.early_stopping == "auto":
@@ -261,25 +271,54 @@ default="auto"
         return self
 
     def fit_scored(
-        self, X, y=None, sample_weight=None, *, encoded_by=None, **fit_params
+        self,
+        X,
+        y=None,
+        sample_weight=None,
+        *,
+        encoded_by=None,
+        packing=None,
+        **fit_params,
     ):
         """Fit one network as :meth:`fit` does without bagging, and return the
         scores of the rows its threshold is tuned on (the validation split):
         ``(0/1 flags, prior-corrected probabilities, row weights or None)``.
         :mod:`skimb.bagging` builds a bag from these out-of-fold scores;
         ``encoded_by``: ``X`` is the matrix this fitted
-        :class:`~skimb.tables.TableEncoder` made of a table (the bag's)."""
+        :class:`~skimb.tables.TableEncoder` made of a table (the bag's);
+        ``packing``: the module is a packed bag's, whose members train on these
+        rows (:class:`skimb.packing.members.MemberRows`; no scores returned)."""
         check_params(self)
         return self._fit_network(
-            X, y, sample_weight, fit_params, keep_scores=True, encoded_by=encoded_by
+            X,
+            y,
+            sample_weight,
+            fit_params,
+            keep_scores=packing is None,
+            encoded_by=encoded_by,
+            packing=packing,
         )
 
     def _fit_network(
-        self, X, y, sample_weight, fit_params, keep_scores=False, encoded_by=None
+        self,
+        X,
+        y,
+        sample_weight,
+        fit_params,
+        keep_scores=False,
+        encoded_by=None,
+        packing=None,
     ):
         fresh = not self.warm_start or not self.initialized_
         planned = self._planned(
-            X, y, sample_weight, True, keep_scores, encoded_by, resumable=fresh
+            X,
+            y,
+            sample_weight,
+            True,
+            keep_scores,
+            encoded_by,
+            resumable=fresh,
+            packing=packing,
         )
         with self._fit_context(epochs_done=0), planned as (X, y, plan):
             if fresh:
@@ -322,13 +361,16 @@ default="auto"
         keep_scores=False,
         encoded_by=None,
         resumable=False,
+        packing=None,
     ):
         """The training data checked, the budget resolved, and the fit's plan,
         which its hooks read and which is dropped when the fit ends."""
         X, y, weights = training_data(self, X, y, sample_weight, reset, encoded_by)
         budget = resolve_budget(self.batch_size, self.max_epochs, len(y))
         self.batch_size_, self.max_epochs_ = budget
-        self._fit_plan = plan = FitPlan(weights, keep_scores, resumable)
+        if packing is not None:
+            self.batch_size_ = packing.batch_size(self.batch_size, self.batch_size_)
+        self._fit_plan = plan = FitPlan(weights, keep_scores, resumable, packing)
         try:
             yield X, y, plan
         finally:
@@ -367,7 +409,9 @@ default="auto"
         return self
 
     def initialize_criterion(self):
-        criterion = construction.loss_criterion(self)
+        packing = self._packing()
+        members = 1 if packing is None else packing.n_members
+        criterion = construction.loss_criterion(self, members)
         if criterion is None:
             return super().initialize_criterion()  # the user's own criterion
         self.criterion_ = criterion
@@ -384,6 +428,10 @@ default="auto"
         if is_dataset(X) or self.dataset is not ArrayDataset:
             return super().get_dataset(X, y)
         plan = self.__dict__.get("_fit_plan")
+        if plan is not None and plan.packing is not None and y is not None:
+            # the rows' folds travel with their targets (skimb.packing)
+            targets = plan.packing.targets(y, plan.sample_weight)
+            return array_dataset(self, X, targets, None)
         return array_dataset(self, X, y, None if plan is None else plan.sample_weight)
 
     def get_iterator(self, dataset, training=False):
@@ -413,7 +461,9 @@ default="auto"
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         unweighted = partial(super().get_loss, X=X, training=training)
-        return step.batch_loss(self, y_pred, y_true, unweighted)
+        return step.batch_loss(
+            self, y_pred, y_true, unweighted, self._packing(), training
+        )
 
     def set_weight_in_force(self, weight):
         """Write ``weight`` into the criterion's ``pos_weight`` buffer, in place."""

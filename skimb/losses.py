@@ -132,6 +132,13 @@ def _check_focal_params(alpha, gamma, reduction):
 def weighted_loss(criterion, logits, targets, weights):
     """Mean of each row's loss times its weight (``sample_weight``, normalised to mean
     1 over the fit), for any criterion with a ``reduction`` attribute."""
+    per_row = elementwise_loss(criterion, logits, targets)
+    return (per_row.reshape(-1) * weights).mean()
+
+
+def elementwise_loss(criterion, logits, targets):
+    """``criterion``'s loss of every entry, unreduced (``reduction="none"`` for the
+    call), for any criterion with a ``reduction`` attribute."""
     if not hasattr(criterion, "reduction"):
         raise ValueError(
             f"sample_weight needs a criterion with a `reduction` attribute (as torch "
@@ -140,7 +147,6 @@ def weighted_loss(criterion, logits, targets, weights):
     reduction = criterion.reduction
     criterion.reduction = "none"
     try:
-        per_row = criterion(logits, targets)
+        return criterion(logits, targets)
     finally:
         criterion.reduction = reduction
-    return (per_row.reshape(-1) * weights).mean()

@@ -103,13 +103,7 @@ class BestEpoch(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         score = net.history[-1].get(self.monitor, math.nan)
-        if not math.isnan(score):
-            if math.isnan(self.smoothed_) or not self.smoothing:
-                self.smoothed_ = score
-            else:
-                self.smoothed_ = (
-                    self.smoothing * self.smoothed_ + (1 - self.smoothing) * score
-                )
+        self.smoothed_ = smoothed(self.smoothed_, score, self.smoothing)
         if self.smoothing:
             net.history.record(f"{self.monitor}_smoothed", self.smoothed_)
         tie_score = math.nan
@@ -137,49 +131,87 @@ class BestEpoch(Callback):
         net.best_epoch_ = self.best_epoch_
 
     def _improved(self, score):
-        """Better than the selected epoch's score by more than ``min_delta``."""
         if math.isnan(score):
             return False
-        if math.isnan(self.best_score_):
-            return True
-        margin = -self.min_delta if self._lower_is_better() else self.min_delta
-        return self._beats(score, self.best_score_ + margin)
+        return improved(
+            score, self.best_score_, self.min_delta, self._lower_is_better()
+        )
 
     def _beats(self, score, other):
-        if math.isnan(score):
-            return False
-        if math.isnan(other):
-            return True
-        return score < other if self._lower_is_better() else score > other
+        return beats(score, other, self._lower_is_better())
 
     def _wins_tie(self, score, tie_score):
-        """Within ``min_delta`` of the best score seen so far, and a lower
-        ``tie_monitor`` than the selected epoch had."""
-        if math.isnan(score) or math.isnan(tie_score) or math.isnan(self.leader_):
-            return False
-        lower = self._lower_is_better()
-        behind = (score - self.leader_) if lower else (self.leader_ - score)
-        if behind > self.min_delta:
-            return False
-        return math.isnan(self.best_tie_score_) or tie_score < self.best_tie_score_
+        return wins_tie(
+            score,
+            tie_score,
+            self.leader_,
+            self.best_tie_score_,
+            self.min_delta,
+            self._lower_is_better(),
+        )
 
     def _lower_is_better(self):
-        if self.lower_is_better is None:
-            return self.monitor.endswith("loss")
-        return self.lower_is_better
+        return lower_is_better(self.monitor, self.lower_is_better)
 
     def _resolve_patience(self, net):
-        if self.patience == "auto":
-            max_epochs = getattr(net, "max_epochs_", net.max_epochs)
-            return max(10, int(max_epochs) // 5)
-        if self.patience is not None and not (
-            isinstance(self.patience, int) and self.patience >= 1
-        ):
-            raise ValueError(
-                "patience must be a positive int, None or 'auto', "
-                f"got {self.patience!r}"
-            )
-        return self.patience
+        return resolve_patience(self.patience, net)
+
+
+# -- the rule, for one network or for each member of a packed bag ---------------
+def smoothed(previous, score, smoothing):
+    """The exponential moving average after ``score`` (``previous``: NaN before the
+    first score; a NaN ``score`` leaves it as it was)."""
+    if math.isnan(score):
+        return previous
+    if math.isnan(previous) or not smoothing:
+        return score
+    return smoothing * previous + (1 - smoothing) * score
+
+
+def beats(score, other, lower):
+    """Whether ``score`` is better than ``other`` (NaN: no score)."""
+    if math.isnan(score):
+        return False
+    if math.isnan(other):
+        return True
+    return score < other if lower else score > other
+
+
+def improved(score, best, min_delta, lower):
+    """Better than the selected epoch's score ``best`` by more than ``min_delta``."""
+    if math.isnan(score):
+        return False
+    if math.isnan(best):
+        return True
+    return beats(score, best + (-min_delta if lower else min_delta), lower)
+
+
+def wins_tie(score, tie_score, leader, best_tie, min_delta, lower):
+    """Within ``min_delta`` of the best score seen so far (``leader``), and a lower
+    ``tie_score`` than the selected epoch had (``best_tie``)."""
+    if math.isnan(score) or math.isnan(tie_score) or math.isnan(leader):
+        return False
+    behind = (score - leader) if lower else (leader - score)
+    if behind > min_delta:
+        return False
+    return math.isnan(best_tie) or tie_score < best_tie
+
+
+def lower_is_better(monitor, given=None):
+    """``given``, or for None whether ``monitor`` is a loss."""
+    return monitor.endswith("loss") if given is None else given
+
+
+def resolve_patience(patience, net):
+    """``patience`` as an int or None (``"auto"``: ``max(10, max_epochs_ // 5)``)."""
+    if patience == "auto":
+        max_epochs = getattr(net, "max_epochs_", net.max_epochs)
+        return max(10, int(max_epochs) // 5)
+    if patience is not None and not (isinstance(patience, int) and patience >= 1):
+        raise ValueError(
+            f"patience must be a positive int, None or 'auto', got {patience!r}"
+        )
+    return patience
 
 
 def _unwrapped(module):

@@ -13,6 +13,7 @@ from skorch.dataset import ValidSplit
 from skimb import ImbalancedNetClassifier
 from skimb.bagging import AUTO_MAX_ROWS, BaggedModule, FoldSplit, n_bags
 from skimb.data import SQLiteDataset, write_sqlite
+from skimb.packing.module import PackedBag
 from skimb.prior import odds_distortion
 from skimb.thresholds import f1_optimal_threshold
 from tests.conftest import RecordBatches
@@ -30,9 +31,14 @@ def member_proba(clf, X, j, extra_shift=0.0):
     bag = clf.module_
     x = torch.as_tensor(np.asarray(X, np.float32))
     with torch.no_grad():
-        if bag.scalers[j] is not None:
-            x = bag.scalers[j].transform(x)
-        logits = bag.members[j](x).reshape(len(x), -1).double()
+        if isinstance(bag, PackedBag):  # one module, member j its column j
+            if bag.scaler is not None:
+                x = bag.scaler.transform(x)
+            logits = bag.network(x)[:, j : j + 1].double()
+        else:
+            if bag.scalers[j] is not None:
+                x = bag.scalers[j].transform(x)
+            logits = bag.members[j](x).reshape(len(x), -1).double()
     shift = float(bag.logit_shifts[j]) + extra_shift
     return (1 / (1 + np.exp(-(logits.numpy() - shift)))).mean(axis=1)
 
@@ -76,7 +82,7 @@ def test_fold_split_validates_every_row_once_stratified():
 def test_defaults_bag_small_data_and_predict_the_mean_of_the_networks(imbalanced):
     X, y = imbalanced
     clf = bagged().fit(X, y)
-    assert clf.n_bags_ == 5 and isinstance(clf.module_, BaggedModule)
+    assert clf.n_bags_ == 5 and isinstance(clf.module_, (BaggedModule, PackedBag))
     assert len(clf.best_epochs_) == 5 and len(clf.bag_histories_) == 5
     assert all(1 <= e <= 4 for e in clf.best_epochs_)
     assert clf.best_epoch_ == clf.best_epochs_[-1] and clf.logit_shift_ == 0.0
@@ -163,7 +169,7 @@ def test_no_bagging_on_large_data_without_split_or_for_a_module_instance(imbalan
 def test_an_int_bags_without_a_train_split(imbalanced):
     X, y = imbalanced
     clf = bagged(max_epochs=1, bagging=3, train_split=None).fit(X, y)
-    assert clf.n_bags_ == 3 and len(clf.module_.members) == 3
+    assert clf.n_bags_ == 3 and clf.module_.n_bags == 3
 
 
 def test_user_callbacks_see_every_network(imbalanced):
@@ -209,7 +215,8 @@ def test_a_sqlite_dataset_bags_as_the_arrays_do(tmp_path, imbalanced):
     X, y = imbalanced
     path = tmp_path / "bag.db"
     write_sqlite(path, X, y)
-    params = dict(max_epochs=2, sampler="block_shuffle")
+    # both sequential: a Dataset's bag is (packing holds in-memory rows only)
+    params = dict(max_epochs=2, sampler="block_shuffle", bagging__packed=False)
     from_db = bagged(**params).fit(SQLiteDataset(path), None)
     from_arrays = bagged(**params).fit(X.astype(np.float32), y)
     assert from_db.n_bags_ == from_arrays.n_bags_ == 5
@@ -241,7 +248,7 @@ def test_partial_fit_trains_the_bag_on_as_one_ensemble(imbalanced):
     clf = bagged(max_epochs=2, bagging=2).fit(X, y)
     before, epochs = clf.predict_proba(X), len(clf.history)
     clf.partial_fit(X, y)
-    assert clf.n_bags_ == 2 and isinstance(clf.module_, BaggedModule)
+    assert clf.n_bags_ == 2 and isinstance(clf.module_, (BaggedModule, PackedBag))
     assert len(clf.history) == epochs + 2 and len(clf.best_epochs_) == 2
     assert not np.allclose(clf.predict_proba(X), before)
     # the continued training's weight is corrected on top of the bag's own shifts

@@ -116,14 +116,28 @@ def test_a_resumed_fit_ends_with_the_uninterrupted_model(
 def test_a_bag_resumes_its_finished_networks_and_the_interrupted_one(
     data, tmp_path, interrupt
 ):
-    # interrupted in the second network's fifth epoch
+    # sequential: interrupted in the second network's fifth epoch
     reference, resumed, trained = _interrupted_then_resumed(
-        data, tmp_path / "ck", at=8 + 5, bagging=3
+        data, tmp_path / "ck", at=8 + 5, bagging=3, bagging__packed=False
     )
     _assert_same_model(reference, resumed, data[0])
     assert resumed.best_epochs_ == reference.best_epochs_
     assert sorted(os.listdir(tmp_path / "ck")) == ["member-0", "member-1", "member-2"]
     assert trained == sum(len(h) for h in reference.bag_histories_) - 8 - 5
+
+
+def test_a_packed_bag_resumes_every_members_selection(data, tmp_path, interrupt):
+    # one fit, one checkpoint, holding each member's best score, weights and misses
+    reference, resumed, trained = _interrupted_then_resumed(
+        data, tmp_path / "ck", at=5, bagging=3, max_epochs=12
+    )
+    _assert_same_model(reference, resumed, data[0])
+    assert resumed.bag_packed_ and resumed.best_epochs_ == reference.best_epochs_
+    assert os.listdir(tmp_path / "ck") == [CHECKPOINT_FILE]
+    assert trained == len(reference.history) - 5
+    saved = read_checkpoint(tmp_path / "ck" / CHECKPOINT_FILE)["callbacks"]
+    selection = {name for name, _ in saved["early_stopping"].items()}
+    assert {"best_epochs_", "best_scores_", "misses_", "best_weights_"} <= selection
 
 
 def test_without_the_restored_random_streams_the_resumed_fit_would_differ(
@@ -248,7 +262,7 @@ def kill_data(tmp_path_factory):
     [
         ("arrays", ((2, 0.05), (7, 0.0), "write")),
         ("sqlite", ((4, 0.02), "write")),
-        ("bagged", ((3, 0.01), (16, 0.03))),  # in the 1st and 2nd networks
+        ("bagged", ((3, 0.01), (8, 0.03))),  # a packed bag: one fit of 12 epochs
     ],
 )
 def test_killed_fits_resume_to_the_uninterrupted_model(

@@ -101,8 +101,9 @@ class CtrlC(Callback):
             os.kill(os.getpid(), signal.SIGINT)
 
 X, y = make_classification(1500, weights=[0.9], random_state=0)
+# the networks one after another (a packed bag is one fit: Ctrl-C ends it)
 clf = ImbalancedNetClassifier(random_state=0, verbose=0, max_epochs=30,
-                              callbacks=[CtrlC()])
+                              callbacks=[CtrlC()], bagging__packed=False)
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     clf.fit(X, y)

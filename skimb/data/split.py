@@ -14,6 +14,7 @@ with fewer rows than folds (scikit-learn then warns) — is left to skorch.
 import numbers
 
 import numpy as np
+from sklearn.model_selection import StratifiedKFold
 from skorch.dataset import ValidSplit
 
 from .index import byte_value_counts, chunk_bounds, compact_index_dtype, positions_of
@@ -108,3 +109,23 @@ def _after_nth(positive, value, count):
             return start + int(np.flatnonzero(chunk)[count - seen - 1]) + 1
         seen += here
     raise ValueError(f"fewer than {count} rows of the class")
+
+
+def fold_of_rows(y, n_folds, seed):
+    """Each row's fold, ``(n,)`` int16, in scikit-learn's
+    ``StratifiedKFold(n_folds, shuffle=True, random_state=seed)`` over ``y``: fold
+    ``j``'s rows are the validation rows of that splitter's ``j``-th split.
+
+    Examples
+    --------
+    >>> y = np.array([0] * 8 + [1] * 4)
+    >>> folds = fold_of_rows(y, 4, seed=0)
+    >>> sorted(np.bincount(folds).tolist()), np.bincount(folds[y == 1]).tolist()
+    ([3, 3, 3, 3], [1, 1, 1, 1])
+    """
+    y = np.asarray(y)
+    folds = np.empty(len(y), np.int16)
+    splitter = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
+    for fold, (_, valid) in enumerate(splitter.split(np.zeros((len(y), 1)), y)):
+        folds[valid] = fold
+    return folds

@@ -41,6 +41,9 @@ class MLP(nn.Module):
     """
 
     recipe = Recipe()  # Adam, learning rate 1e-3
+    # A bag of k MLPs trains as MLP(members=k), its parameters stacked member-first
+    # (skimb.packing).
+    packed_members = "members"
     categorical_inputs = True  # forward(x_num, x_cat) for tables (modules.tables)
 
     def __init__(

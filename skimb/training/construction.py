@@ -14,6 +14,7 @@ from ..checkpoints import FitCheckpoint
 from ..losses import FocalLoss
 from ..modules import recipe_of, resolve_module
 from ..modules.tables import TableInputs, declares_categorical_inputs, one_hot_width
+from ..packing.callbacks import MemberScores, MemberSelection
 from ..progress import epoch_bar
 from ..schedules import SCHEDULES, WeightSchedule
 from ..selection import BestEpoch
@@ -94,15 +95,16 @@ def recipe_optimizer(net):
     return optimizer(*args, **kwargs)
 
 
-def loss_criterion(net):
+def loss_criterion(net, members=1):
     """BCE or the focal loss from ``loss``, ``focal_alpha`` and ``focal_gamma``;
-    None for a criterion of the user's own (skorch builds it)."""
+    None for a criterion of the user's own (skorch builds it). ``members``: the
+    networks of a packed bag, each with its own positive weight."""
     if net.criterion is not torch.nn.BCEWithLogitsLoss:
         return None
     kwargs = net.get_params_for("criterion")
     # The weight is resolved on the training rows once the split is known, and
     # written into this buffer in place, so schedules can change it.
-    kwargs.setdefault("pos_weight", torch.ones(1))
+    kwargs.setdefault("pos_weight", torch.ones(members))
     if net.loss == "focal":
         kwargs.setdefault("alpha", net.focal_alpha)
         kwargs.setdefault("gamma", net.focal_gamma)
@@ -124,18 +126,20 @@ def weight_schedule(net):
     return schedule.set_params(**kwargs) if kwargs else schedule
 
 
-def scoring_callbacks():
+def scoring_callbacks(packing=None):
     """skorch's default callbacks for the classifier: timing, the losses, and the
-    validation scores from the validation pass the loss already makes."""
+    validation scores from the validation pass the loss already makes (each
+    member's on its own fold for a packed bag's ``packing``)."""
+    scores = ValidationScores() if packing is None else MemberScores(packing)
     return [
         ("epoch_timer", EpochTimer()),
         ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
         ("valid_loss", PassthroughScoring(name="valid_loss")),
-        ("validation_scores", ValidationScores()),
+        ("validation_scores", scores),
     ]
 
 
-def skimb_callbacks(net, selects_epoch):
+def skimb_callbacks(net, selects_epoch, packing=None):
     """The callbacks skimb adds after skorch's defaults, in the order they must run
     at the end of an epoch: the schedule, the epoch selection that reads the scores,
     gradient clipping, the progress bar, the printed row, then the checkpoint."""
@@ -145,14 +149,21 @@ def skimb_callbacks(net, selects_epoch):
         callbacks.append(("weight_schedule", schedule))
     if selects_epoch:
         options = net.get_params_for("early_stopping")
-        callbacks.append(("early_stopping", BestEpoch(**options)))
+        selection = (
+            BestEpoch(**options)
+            if packing is None
+            else MemberSelection(packing.n_members, **options)
+        )
+        callbacks.append(("early_stopping", selection))
     clip = recipe_of(resolve_module(net.module)).gradient_clip
     if clip is not None and net.optimizer == "auto":
         callbacks.append(("gradient_clipping", GradientNormClipping(clip)))
     bar = epoch_bar(net)
     if bar is not None:
         callbacks.append(("progress_bar", bar))
-    callbacks.append(("print_log", QuietPrintLog()))
+    # a packed bag's members' rows are in its bag_histories_, not the table
+    ignored = None if packing is None else ["members"]
+    callbacks.append(("print_log", QuietPrintLog(keys_ignored=ignored)))
     if net.checkpoint is not None:
         # last: it saves what the others have made of the epoch
         callbacks.append(("checkpoint", FitCheckpoint(net.checkpoint)))
@@ -184,6 +195,9 @@ def write_pos_weight(criterion, weight, scheduled):
 
 
 def pos_weight_of(criterion):
-    """The positive weight ``criterion`` applies now (1.0 if it has none)."""
+    """The positive weight ``criterion`` applies now (1.0 if it has none; the mean
+    of a packed bag's members' weights)."""
     buffer = getattr(criterion, "pos_weight", None)
-    return float(buffer.reshape(-1)[0]) if isinstance(buffer, torch.Tensor) else 1.0
+    if not isinstance(buffer, torch.Tensor):
+        return 1.0
+    return float(buffer.reshape(-1)[0]) if buffer.numel() == 1 else buffer.mean().item()

@@ -71,6 +71,8 @@ def finish_fit(net, plan, selects_epoch):
         net.best_epoch_ = None
     epoch = net.best_epoch_ or len(net.history)
     net.logit_shift_ = net.logit_shift(net.history[epoch - 1, "pos_weight"])
+    if plan.packing is not None:
+        return  # a packed bag's threshold is tuned on its out-of-fold rows
     if net.threshold == "f1" or plan.keep_scores:
         rows, plan.threshold_rows = plan.threshold_rows, None
         plan.scores = threshold_scores(net, rows, net.logit_shift_)

@@ -1,5 +1,7 @@
 """What scikit-learn asks of the classifier beyond skorch's own manners."""
 
+from skorch import NeuralNet
+
 
 class BinaryEstimatorManners:
     """Mixin for a skorch binary classifier: its scikit-learn tags, its parameter
@@ -12,6 +14,15 @@ class BinaryEstimatorManners:
         tags.target_tags.required = True
         tags.input_tags.allow_nan = True  # imputed (skimb.tables)
         return tags
+
+    def set_params(self, **params):
+        # skimb's parameters that also name an option prefix (sampler, bagging,
+        # ...) are parameters here: skorch would take them for a component's
+        # options and, on a fitted net, refuse them.
+        own = set(self.prefixes_) - set(NeuralNet.prefixes_)
+        for name in [name for name in params if name in own]:
+            setattr(self, name, params.pop(name))
+        return super().set_params(**params)
 
     def _get_param_names(self):
         # skorch stores `_params_to_validate` in __init__; it is no parameter.

@@ -39,6 +39,9 @@ class FitPlan:
     resumable : bool
         A fit from a freshly initialized module, which a checkpoint can resume
         (:mod:`skimb.checkpoints`); not ``partial_fit``.
+    packing : MemberRows or None
+        The members of a packed bag and the rows each trains on
+        (:mod:`skimb.packing`), or None for one network.
 
     Attributes
     ----------
@@ -53,10 +56,13 @@ class FitPlan:
         rows, when ``keep_scores``.
     """
 
-    def __init__(self, sample_weight=None, keep_scores=False, resumable=False):
+    def __init__(
+        self, sample_weight=None, keep_scores=False, resumable=False, packing=None
+    ):
         self.sample_weight = sample_weight
         self.keep_scores = keep_scores
         self.resumable = resumable
+        self.packing = packing
         self.class_counts = None
         self.threshold_rows = None
         self.scores = None
@@ -88,6 +94,10 @@ class FitPlan:
         self.class_counts = (class_counts(presented), class_counts(train_labels))
         net.pos_weight_ = resolve_pos_weight(net.pos_weight, presented)
         net.set_weight_in_force(net.pos_weight_)
+        if self.packing is not None:  # each member's on its own training folds
+            net.pos_weight_ = self.packing.resolve_weights(
+                net, train_labels, net.pos_weight
+            )
         # Scaling is fitted with the module: a fit that goes on (partial_fit,
         # warm_start, a bag, whose networks scale their own inputs) keeps it.
         if "scaler_" not in vars(net):

@@ -53,16 +53,20 @@ def member_logits(y_infer, members=1):
     )
 
 
-def batch_loss(net, y_pred, y_true, unweighted_loss):
+def batch_loss(net, y_pred, y_true, unweighted_loss, packing=None, training=False):
     """The loss of a batch: float32 logits against the targets, every ensemble
     member on every row, each row's loss times its sample weight when the targets
     carry one (``(target, weight)`` pairs); ``unweighted_loss(y_pred, y_true)``
-    (skorch's) otherwise."""
+    (skorch's) otherwise. The members of a packed bag (``packing``) each on the
+    rows it trains on (``training``) or is validated on
+    (:meth:`skimb.packing.members.MemberRows.loss`)."""
     if isinstance(y_true, torch.Tensor):
         # device=None (accelerate): the targets go where the logits are
         device = y_pred.device if net.device is None else net.device
         y_true = y_true.to(device, non_blocking=True)
     y_pred = y_pred.float()  # under autocast the logits may be half precision
+    if packing is not None:
+        return packing.loss(net.criterion_, y_pred, y_true, training)
     weights = None
     if isinstance(y_true, torch.Tensor) and y_true.ndim == 2:
         y_true, weights = y_true[:, 0], y_true[:, 1]
