@@ -129,7 +129,7 @@ def test_a_bag_resumes_its_finished_networks_and_the_interrupted_one(
 def test_a_packed_bag_resumes_every_members_selection(data, tmp_path, interrupt):
     # one fit, one checkpoint, holding each member's best score, weights and misses
     reference, resumed, trained = _interrupted_then_resumed(
-        data, tmp_path / "ck", at=5, bagging=3, max_epochs=12
+        data, tmp_path / "ck", at=5, bagging=3, max_epochs=12, bagging__packed=True
     )
     _assert_same_model(reference, resumed, data[0])
     assert resumed.bag_packed_ and resumed.best_epochs_ == reference.best_epochs_

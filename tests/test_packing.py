@@ -17,7 +17,8 @@ from skimb.seeds import derived_seed
 
 
 def packed(**params):
-    params = {"max_epochs": 4, "verbose": 0, "random_state": 0, "lr": 0.01, **params}
+    params = {"max_epochs": 4, "verbose": 0, "random_state": 0, "lr": 0.01,
+              "bagging__packed": True, **params}  # fmt: skip
     return ImbalancedNetClassifier(**params)
 
 
