@@ -8,6 +8,7 @@ labels)`` arrays, ``_held``, ``_cache`` and a ``reader`` with a per-thread
 ``local``.
 """
 
+import threading
 from contextlib import contextmanager
 
 import numpy as np
@@ -25,6 +26,29 @@ def check_cache_mib(cache_mib):
         or not cache_mib >= 0
     ):
         raise ValueError(f"cache_mib must be a number >= 0, got {cache_mib!r}")
+
+
+class PerThreadReader:
+    """What the readers of files on disk share: per-thread state in ``local``
+    (handles, connections; dropped in a pickle and made again in the new process)
+    and ``encoding``, the fitted table encoding rows are decoded by (None: read as
+    numbers)."""
+
+    def with_encoding(self, encoding):
+        """A reader of the same data whose rows are decoded by ``encoding``."""
+        reader = object.__new__(type(self))
+        reader.__dict__.update(self.__dict__)
+        reader.encoding = encoding
+        return reader
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["local"] = None  # opened again lazily in the new process
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.local = threading.local()
 
 
 class LazyRows:
@@ -55,6 +79,22 @@ class LazyRows:
         view = object.__new__(type(self))
         view.__dict__.update(self.__dict__)
         view._positions = view_positions(key, len(self), self._positions)
+        return view
+
+    @property
+    def encoding(self):
+        """The fitted table encoding rows are decoded by (:meth:`encoded_by`),
+        else None."""
+        return self.reader.encoding
+
+    def encoded_by(self, encoding):
+        """A view of these rows decoded by the fitted ``encoding`` (a
+        :class:`~skimb.tables.TableEncoder` of the feature columns): one float32
+        input row per row, with its own block cache."""
+        view = self._view(slice(None))
+        view.reader = self.reader.with_encoding(encoding)
+        view.n_features = encoding.layout_.width
+        view._cache = view._held = None
         return view
 
     def storage_order(self):

@@ -130,20 +130,6 @@ class ParquetDataset(LazyRows, Dataset):
         has_gaps = bool(self.categorical_columns or layout.may_be_null)
         return self.encoding is None and has_gaps
 
-    @property
-    def encoding(self):
-        return self.reader.encoding
-
-    def encoded_by(self, encoding):
-        """A view of these rows decoded by the fitted ``encoding`` (a
-        :class:`~skimb.tables.TableEncoder` of the feature columns), with its own
-        block cache."""
-        view = self._view(slice(None))
-        view.reader = self.reader.with_encoding(encoding)
-        view.n_features = encoding.layout_.width
-        view._cache = view._held = None
-        return view
-
     def read_frame(self, rows):
         """The feature values of these rows (positions, any order) as a pandas
         DataFrame, as the files hold them (dictionary columns as ``category``)."""

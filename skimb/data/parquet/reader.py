@@ -5,6 +5,7 @@ import threading
 
 import numpy as np
 
+from ..lazy_rows import PerThreadReader
 from ..sqlite.labels import label_dtype
 from .layout import UNIT_ROWS, open_file, pyarrow_parquet
 
@@ -13,7 +14,7 @@ from .layout import UNIT_ROWS, open_file, pyarrow_parquet
 STREAM_BUFFER = 1 << 20
 
 
-class ParquetReader:
+class ParquetReader(PerThreadReader):
     """Read-only access to the files of a :class:`~.layout.Layout`: a read unit's
     columns at a time, decoded once.
 
@@ -38,22 +39,6 @@ class ParquetReader:
         self.local = threading.local()
         self.units_read = 0
         self.encoding = None
-
-    def with_encoding(self, encoding):
-        """A reader of the same files whose rows are decoded by ``encoding``."""
-        reader = object.__new__(type(self))
-        reader.__dict__.update(self.__dict__)
-        reader.encoding = encoding
-        return reader
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["local"] = None
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self.local = threading.local()
 
     def _handles(self):
         local = self.local

@@ -166,20 +166,6 @@ class SQLiteDataset(LazyRows, Dataset):
         which a fit encodes (:meth:`encoded_by`), rather than float32 vectors."""
         return self.reader.schema.blob_column is None and self.encoding is None
 
-    @property
-    def encoding(self):
-        return self.reader.encoding
-
-    def encoded_by(self, encoding):
-        """A view of these rows decoded by the fitted ``encoding`` (a
-        :class:`~skimb.tables.TableEncoder` of this table's feature columns): one
-        float32 input row per row, with its own block cache."""
-        view = self._view(slice(None))
-        view.reader = self.reader.with_encoding(encoding)
-        view.n_features = encoding.layout_.width
-        view._cache = view._held = None
-        return view
-
     def read_frame(self, rows):
         """The feature values of these rows (positions, any order) as a pandas
         DataFrame, as the table holds them (``None``/NaN for NULL)."""

@@ -7,10 +7,11 @@ from urllib.parse import quote as url_quote
 
 import numpy as np
 
+from ..lazy_rows import PerThreadReader
 from .schema import ORDERED_AGGREGATES, quote, read_schema
 
 
-class TableReader:
+class TableReader(PerThreadReader):
     """Read-only access to one table: its :class:`~.schema.Schema`, and features
     read by row id.
 
@@ -45,22 +46,6 @@ class TableReader:
         #: A fitted table encoding (``transform(frame) -> float32``) that turns the
         #: feature columns' values into the model's inputs, or None: read as numbers.
         self.encoding = None
-
-    def with_encoding(self, encoding):
-        """A reader of the same table whose rows are decoded by ``encoding``."""
-        reader = object.__new__(type(self))
-        reader.__dict__.update(self.__dict__)
-        reader.encoding = encoding
-        return reader
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["local"] = None  # reopened lazily in the new process
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self.local = threading.local()
 
     # -- connections -------------------------------------------------------------
     def connection(self):
