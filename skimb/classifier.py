@@ -294,40 +294,26 @@ default="auto"
             y,
             sample_weight,
             fit_params,
+            encoded_by,
             keep_scores=packing is None,
-            encoded_by=encoded_by,
             packing=packing,
         )
 
-    def _fit_network(
-        self,
-        X,
-        y,
-        sample_weight,
-        fit_params,
-        keep_scores=False,
-        encoded_by=None,
-        packing=None,
-    ):
+    def _fit_network(self, X, y, sample_weight, fit_params, encoded_by=None, **plan):
+        """A fit from a fresh module (or, ``warm_start``, the fitted one);
+        ``plan``: options of its :class:`~skimb.training.plan.FitPlan`."""
         fresh = not self.warm_start or not self.initialized_
         planned = self._planned(
-            X,
-            y,
-            sample_weight,
-            True,
-            keep_scores,
-            encoded_by,
-            resumable=fresh,
-            packing=packing,
+            X, y, sample_weight, True, encoded_by, resumable=fresh, **plan
         )
-        with self._fit_context(epochs_done=0), planned as (X, y, plan):
+        with self._fit_context(epochs_done=0), planned as (X, y, fit_plan):
             if fresh:
                 self.initialize()
                 vars(self).pop("scaler_", None)  # fitted anew with the module
             # NeuralNet's partial_fit: the data are prepared already
             super().partial_fit(X, y, _routing_method="fit", **fit_params)
-            decision.finish_fit(self, plan, self._selects_epoch())
-        return plan.scores
+            decision.finish_fit(self, fit_plan, self._selects_epoch())
+        return fit_plan.scores
 
     def partial_fit(self, X, y=None, classes=None, sample_weight=None, **fit_params):
         """Train for ``max_epochs`` more epochs without re-initializing the module.
@@ -352,27 +338,19 @@ default="auto"
         return self
 
     @contextmanager
-    def _planned(
-        self,
-        X,
-        y,
-        sample_weight,
-        reset,
-        keep_scores=False,
-        encoded_by=None,
-        resumable=False,
-        packing=None,
-    ):
-        """The training data checked, the budget resolved, and the fit's plan,
-        which its hooks read and which is dropped when the fit ends."""
+    def _planned(self, X, y, sample_weight, reset, encoded_by=None, **plan):
+        """The training data checked, the budget resolved, and the fit's plan
+        (``plan``: its options), which its hooks read and which is dropped when
+        the fit ends."""
         X, y, weights = training_data(self, X, y, sample_weight, reset, encoded_by)
         budget = resolve_budget(self.batch_size, self.max_epochs, len(y))
         self.batch_size_, self.max_epochs_ = budget
+        packing = plan.get("packing")
         if packing is not None:
             self.batch_size_ = packing.batch_size(self.batch_size, self.batch_size_)
-        self._fit_plan = plan = FitPlan(weights, keep_scores, resumable, packing)
+        self._fit_plan = fit_plan = FitPlan(weights, **plan)
         try:
-            yield X, y, plan
+            yield X, y, fit_plan
         finally:
             self.__dict__.pop("_fit_plan", None)
 
