@@ -618,6 +618,8 @@ class _Blocks:
                     order = self._by_units(order, rng)
             else:
                 split = max(order.size - reuse, 0)
+                if self.units is not None:
+                    split = self._reuse_split(order, split)
                 rest = order[:split]
                 rest = (
                     rng.permutation(rest)
@@ -627,6 +629,24 @@ class _Blocks:
                 order = np.concatenate([rng.permutation(order[split:]), rest])
         self._last_order = (epoch, order)
         return order
+
+    def _reuse_split(self, order, split):
+        """Where the reused tail of ``order`` starts: at ``split``, or later, so
+        that it holds the blocks of at most ``lanes`` read units. The cache holds
+        twice ``lanes`` units; the tail's units and the first new lanes' then fit
+        in it together. A longer tail (lanes of uneven units end unevenly, so the
+        last blocks span more units) made every batch of the opening windows
+        decode units the cache could not keep."""
+        tail_units = self.unit_of[order[split:]]
+        seen, start = set(), tail_units.size
+        for i in range(tail_units.size - 1, -1, -1):
+            unit = int(tail_units[i])
+            if unit not in seen:
+                if len(seen) == self.units.lanes:
+                    break
+                seen.add(unit)
+            start = i
+        return split + start
 
     def _by_units(self, blocks, rng):
         """``blocks`` in an order that reads each read unit once: the units in a

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from skorch.callbacks import Callback
 from torch.utils.data import RandomSampler
 
 from skimb import ParquetDataset, SQLiteDataset
@@ -258,3 +259,55 @@ def test_a_pass_the_cache_does_not_keep_decodes_each_unit_once(tmp_path):
             rows = np.arange(first, min(first + 4096, n))
             np.testing.assert_array_equal(ds.__getitems__(rows)[0].numpy(), X[rows])
     assert ds.reader.units_read == 3
+
+
+def test_positives_and_the_scaling_sample_are_read_in_one_pass(tmp_path):
+    """Both touch every unit (the positives are spread over the file, the
+    scaling sample is blocks drawn from all of it): read together, the units are
+    decoded once before the first epoch, not twice; afterwards only the
+    positives stay held."""
+    rng = np.random.default_rng(0)
+    n = 3 * UNIT_ROWS  # past the scaling sample's 131,072 rows
+    X = rng.standard_normal((n, 2)).astype(np.float32)
+    y = (X[:, 0] > 2.3).astype(np.int64)
+    path = write(tmp_path / "u.parquet", X, y, row_group_size=UNIT_ROWS)
+    ds = ParquetDataset(path)
+    before_training = []
+
+    class CountReads(Callback):
+        def on_epoch_begin(self, net, **kwargs):
+            before_training.append(ds.reader.units_read)
+
+    clf = quiet(max_epochs=1, early_stopping=False, train_split=None,
+                batch_size=4096, callbacks=[CountReads()])  # fmt: skip
+    clf.fit(ds, None)
+    assert before_training == [3]  # 3 units, once; a pass for each made 6
+    held = ds.held_rows
+    np.testing.assert_array_equal(held.positions, np.flatnonzero(y))
+    np.testing.assert_array_equal(held.features, X[y == 1])
+    # the scaler saw the rows it sees from SQLite, which reads them in a pass of
+    # their own (the same sample: the same positions, seed and order of draws)
+    write_sqlite(tmp_path / "u.db", X, y)
+    sqlite = quiet(max_epochs=1, early_stopping=False, train_split=None,
+                   batch_size=4096)  # fmt: skip
+    sqlite.fit(SQLiteDataset(tmp_path / "u.db"), None)
+    np.testing.assert_allclose(clf.scaler_.center_, sqlite.scaler_.center_, rtol=1e-6)
+    np.testing.assert_allclose(clf.scaler_.scale_, sqlite.scaler_.scale_, rtol=1e-6)
+
+
+def test_slices_of_a_row_group_read_whole_decode_it_once(tmp_path):
+    """A row group a little larger than a read unit (100,000 rows, as a writer
+    given 100,000 rows at a time leaves them) is read whole once for both its
+    slices, which the block-shuffled order asks for together."""
+    n = 100_000
+    X = np.arange(2 * n, dtype=np.float32).reshape(n, 2)
+    ds = ParquetDataset(write(tmp_path / "g.parquet", X, np.zeros(n, np.int64)))
+    units = ds.reader.layout.units
+    assert [(u.part, u.last) for u in units] == [(0, False), (1, True)]
+    columns = ds.reader.layout.columns
+    second = ds.reader.read_table(1, columns)
+    first = ds.reader.read_table(0, columns)
+    assert second.num_rows == n - UNIT_ROWS and first.num_rows == UNIT_ROWS
+    np.testing.assert_array_equal(first.column("f0").to_numpy(), X[:UNIT_ROWS, 0])
+    np.testing.assert_array_equal(second.column("f1").to_numpy(), X[UNIT_ROWS:, 1])
+    assert ds.reader.local.group[0][1] == 0  # one row group decoded, kept

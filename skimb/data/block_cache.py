@@ -206,6 +206,11 @@ class HeldRows:
             self.bits, positions >> 3, (1 << (positions & 7)).astype(np.uint8)
         )
 
+    def narrowed(self, positions):
+        """The held rows at these positions (ascending, all held) alone."""
+        keep = np.searchsorted(self.positions, positions)
+        return HeldRows(positions, self.features[keep], len(self.bits) * 8)
+
     def holds(self, positions):
         """Whether each of these table positions is held."""
         bits = self.bits[positions >> 3] >> (positions & 7).astype(np.uint8)

@@ -94,7 +94,7 @@ class LazyRows:
         view = self._view(slice(None))
         view.reader = self.reader.with_encoding(encoding)
         view.n_features = encoding.layout_.width
-        view._cache = view._held = None
+        view._cache = view._held = view._kept_after = None
         return view
 
     def storage_order(self):

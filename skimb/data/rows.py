@@ -143,21 +143,42 @@ def storage_positions(dataset):
 # The rarer class's training rows of a dataset read from disk are held in memory up
 # to this size (65,536 rows of 64 float32 features).
 HELD_RARE_MIB = 16
+# Rows read for one pass (the scaling sample, 131,072 rows of 64 float32 features:
+# 32 MiB) held in the same read as the rare rows, up to this size.
+HELD_FOR_NOW_MIB = 64
 
 
-def hold_rare_rows(dataset, labels):
+def hold_rare_rows(dataset, labels, for_now=None):
     """Ask the dataset under ``dataset`` (its ``hold_rows``, as
     :class:`SQLiteDataset` has) to keep the rows of the rarer class in ``labels``
     in memory, up to ``HELD_RARE_MIB`` MiB: all of them when they fit, else the
     first that do (the others are read as before). Rows held for an earlier fit are
-    let go."""
+    let go.
+
+    ``for_now``: rows of ``dataset`` the caller reads next (the scaling sample),
+    held too, until :func:`let_go_for_now`, where the dataset reads both in one
+    pass (``hold_rows(rows, for_now=...)``, as :class:`ParquetDataset` has) and
+    they take at most ``HELD_FOR_NOW_MIB``; returns whether they were."""
     root, rows = root_and_rows(dataset)
     if not callable(getattr(root, "hold_rows", None)):
-        return
+        return False
     labels = np.asarray(labels)
     rare = 1 if 2 * count_equal(labels, 1) <= labels.size else 0
     fit_in = int(HELD_RARE_MIB * 2**20 // (dataset_width(root) * 4))
     # A bounded cache, full past the cap: a larger table holds no less (and no
     # more) than a smaller one.
     held = positions_of(labels, rare)[:fit_in]
-    root.hold_rows(rows[held] if held.size else None)
+    held = rows[held] if held.size else None
+    if for_now is not None and (
+        "for_now" in inspect.signature(root.hold_rows).parameters
+        and len(for_now) * dataset_width(root) * 4 <= HELD_FOR_NOW_MIB * 2**20
+    ):
+        root.hold_rows(held, for_now=rows[np.asarray(for_now)])
+        return True
+    root.hold_rows(held)
+    return False
+
+
+def let_go_for_now(dataset):
+    """Let go of the rows :func:`hold_rare_rows` held for now."""
+    root_dataset(dataset).let_go_for_now()

@@ -7,6 +7,7 @@ of a fit, filled once the split is known (:meth:`FitPlan.prepare`), read by the
 hooks, and dropped when the fit ends.
 """
 
+import numpy as np
 import torch
 
 from ..data.batches import IndexSubset
@@ -14,6 +15,7 @@ from ..data.read_once import held_if_small
 from ..data.rows import (
     cache_blocks,
     hold_rare_rows,
+    let_go_for_now,
     reads_in_blocks,
     sorted_subset,
     storage_positions,
@@ -80,10 +82,8 @@ class FitPlan:
         train_labels = subset_labels(dataset_train, y)
         on_disk = reads_in_blocks(dataset_train)
         if on_disk:
-            # The validation rows read once per fit, not once per epoch; the
-            # positives, spread over every epoch, read by key once.
+            # The validation rows read once per fit, not once per epoch.
             dataset_valid = held_if_small(dataset_valid, net.n_features_in_)
-            hold_rare_rows(dataset_train, train_labels)
         # Where each training row is stored: the sampler's blocks and the scaling
         # sample are cut over it.
         stored_at = storage_positions(dataset_train)
@@ -100,13 +100,24 @@ class FitPlan:
             )
         # Scaling is fitted with the module: a fit that goes on (partial_fit,
         # warm_start, a bag, whose networks scale their own inputs) keeps it.
+        scaling = None
         if "scaler_" not in vars(net):
             net.scaler_ = None
             table = getattr(net, "table_encoder_", None)
             if table is not None:  # fitted on the table's observed values
                 net.scaler_ = table.scaler_
             elif net.scaling is not None:
-                net.scaler_ = fitted_scaler(net, dataset_train, stored_at)
+                scaling = ScalingSample(stored_at)
+        together = False
+        if on_disk:
+            # The positives, spread over every epoch, read once and held; the
+            # scaling sample read in the same pass where the dataset can.
+            for_now = None if scaling is None else scaling.rows_or_all()
+            together = hold_rare_rows(dataset_train, train_labels, for_now)
+        if scaling is not None:
+            net.scaler_ = scaling.fitted(net, dataset_train)
+        if together:
+            let_go_for_now(dataset_train)
         self.threshold_rows = dataset_train if dataset_valid is None else dataset_valid
         return dataset_train, dataset_valid
 
@@ -122,14 +133,25 @@ def split_datasets(net, X, y, fit_params, skorch_split):
     return skorch_split(X, y, **fit_params)
 
 
-def fitted_scaler(net, dataset_train, stored_at):
-    """A :class:`FeatureScaler` fitted on the training rows (a sample of whole
-    blocks of them, past ``SCALING_SAMPLE_ROWS``), read batch by batch."""
-    generator = torch.Generator().manual_seed(torch_seed())
-    rows = scaling_sample(stored_at, generator)
-    if rows is not None:
-        dataset_train = IndexSubset(dataset_train, rows)
-    batches = feature_batches(net, dataset_train, "scaling statistics")
-    return FeatureScaler(net.scaling).fit(
-        batches, n_rows=len(dataset_train), generator=generator
-    )
+class ScalingSample:
+    """The training rows a :class:`FeatureScaler` is fitted on: all of them, or a
+    sample of whole blocks past ``SCALING_SAMPLE_ROWS`` (:func:`scaling_sample`),
+    drawn with a generator seeded from torch's RNG."""
+
+    def __init__(self, stored_at):
+        self.n_rows = len(stored_at)
+        self.generator = torch.Generator().manual_seed(torch_seed())
+        self.rows = scaling_sample(stored_at, self.generator)
+
+    def rows_or_all(self):
+        """The sample's rows (of the training rows)."""
+        return np.arange(self.n_rows) if self.rows is None else self.rows
+
+    def fitted(self, net, dataset_train):
+        """The scaler fitted on the sample, read batch by batch."""
+        if self.rows is not None:
+            dataset_train = IndexSubset(dataset_train, self.rows)
+        batches = feature_batches(net, dataset_train, "scaling statistics")
+        return FeatureScaler(net.scaling).fit(
+            batches, n_rows=len(dataset_train), generator=self.generator
+        )

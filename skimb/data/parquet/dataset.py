@@ -92,6 +92,7 @@ class ParquetDataset(LazyRows, Dataset):
         self.n_features = len(layout.columns)
         self._positions = None  # None: every row, in file order
         self._labels = self._held = self._cache = None
+        self._kept_after = None  # what let_go_for_now keeps of the held rows
 
     def _categorical_columns(self, categorical):
         import pyarrow as pa
@@ -177,7 +178,7 @@ class ParquetDataset(LazyRows, Dataset):
     # -- labels and views --------------------------------------------------------
     def __getstate__(self):
         state = self.__dict__.copy()
-        state.update(_held=None, _labels=None, _cache=None)
+        state.update(_held=None, _kept_after=None, _labels=None, _cache=None)
         return state
 
     def _all_labels(self):
@@ -261,21 +262,42 @@ class ParquetDataset(LazyRows, Dataset):
         local.last_unit = (unit, self.reader.encoding, features)
         return features
 
-    def hold_rows(self, rows):
+    def hold_rows(self, rows, for_now=None):
         """Read these rows now (a pass over the units that hold them) and keep them
         decoded for the rest of this object's life, or until the next call
         (``None`` lets them go): the training positives, which the block shuffle
-        spreads over every epoch (see :meth:`SQLiteDataset.hold_rows`)."""
-        self._held = None
-        if rows is not None:
-            rows = np.unique(np.asarray(rows, dtype=np.int64))
-            features = self._fetch(rows, by_key=True)[0]
-            positions = self.reader.layout.positions(self._file_rows(rows))
-            if np.any(positions[1:] < positions[:-1]):
-                order = np.argsort(positions)
-                positions, features = positions[order], features[order]
-            n_positions = len(self.reader.layout.units) * UNIT_ROWS
-            self._held = HeldRows(positions, features, n_positions)
+        spreads over every epoch (see :meth:`SQLiteDataset.hold_rows`).
+
+        ``for_now``: other rows read in the same pass and held until
+        :meth:`let_go_for_now` (the scaling sample, which also touches every
+        unit: two passes decoded the file twice before the first epoch)."""
+        self._held, self._kept_after = None, None
+        keep = None if rows is None else np.unique(np.asarray(rows, np.int64))
+        if for_now is None:
+            if keep is not None:
+                self._hold(keep)
+            return
+        extra = np.asarray(for_now, dtype=np.int64)
+        self._hold(extra if keep is None else np.union1d(keep, extra))
+        kept = np.zeros(0, np.int64) if keep is None else keep
+        self._kept_after = self.reader.layout.positions(self._file_rows(kept))
+
+    def let_go_for_now(self):
+        """Keep only the rows :meth:`hold_rows` held for good (no reads)."""
+        if self._kept_after is not None:
+            kept = self._kept_after
+            self._held = self._held.narrowed(kept) if kept.size else None
+            self._kept_after = None
+
+    def _hold(self, rows):
+        rows = np.unique(rows)
+        features = self._fetch(rows, by_key=True)[0]
+        positions = self.reader.layout.positions(self._file_rows(rows))
+        if np.any(positions[1:] < positions[:-1]):
+            order = np.argsort(positions)
+            positions, features = positions[order], features[order]
+        n_positions = len(self.reader.layout.units) * UNIT_ROWS
+        self._held = HeldRows(positions, features, n_positions)
 
     # -- block cache -------------------------------------------------------------
     def _capacity(self):

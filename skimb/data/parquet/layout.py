@@ -57,15 +57,13 @@ def parquet_files(path):
 
 class Unit:
     """Rows read together: ``row_groups`` of ``file`` whole, or (``part`` not
-    None) the ``part``-th slice of ``UNIT_ROWS`` rows of one large row group."""
+    None) the ``part``-th slice of ``UNIT_ROWS`` rows of one large row group
+    of ``group_rows`` rows (``last``: its last slice)."""
 
-    def __init__(self, file, row_groups, n_rows, part=None):
-        self.file, self.row_groups, self.n_rows, self.part = (
-            file,
-            row_groups,
-            n_rows,
-            part,
-        )
+    def __init__(self, file, row_groups, n_rows, part=None, group_rows=None):
+        self.file, self.row_groups, self.n_rows = file, row_groups, n_rows
+        self.part, self.group_rows = part, group_rows
+        self.last = part is not None and part * UNIT_ROWS + n_rows == group_rows
 
 
 class Layout:
@@ -175,7 +173,8 @@ def _units(file, metadata):
             packed, n_packed = [], 0
         if n > UNIT_ROWS:
             for part, first in enumerate(range(0, n, UNIT_ROWS)):
-                units.append(Unit(file, [group], min(UNIT_ROWS, n - first), part))
+                rows = min(UNIT_ROWS, n - first)
+                units.append(Unit(file, [group], rows, part, group_rows=n))
         else:
             packed.append(group)
             n_packed += n
