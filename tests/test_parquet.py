@@ -311,3 +311,19 @@ def test_slices_of_a_row_group_read_whole_decode_it_once(tmp_path):
     np.testing.assert_array_equal(first.column("f0").to_numpy(), X[:UNIT_ROWS, 0])
     np.testing.assert_array_equal(second.column("f1").to_numpy(), X[UNIT_ROWS:, 1])
     assert ds.reader.local.group[0][1] == 0  # one row group decoded, kept
+
+
+def test_rows_held_for_now_are_let_go_and_the_rest_kept(folder, data):
+    X, y = data
+    order = np.random.default_rng(1).permutation(len(y))
+    view = ParquetDataset(folder)[order]  # positions out of storage order
+    keep, for_now = np.arange(0, 300, 3), np.arange(100, 900)
+    view.hold_rows(keep, for_now=for_now)
+    assert len(view.held_rows.positions) == len(np.union1d(keep, for_now))
+    view.let_go_for_now()
+    held = view.held_rows
+    stored_at = view.reader.layout.positions(np.sort(order[keep]))
+    np.testing.assert_array_equal(held.positions, stored_at)
+    np.testing.assert_array_equal(held.features, X[np.sort(order[keep])])
+    rows = np.arange(0, 1200, 7)
+    np.testing.assert_array_equal(view.__getitems__(rows)[0].numpy(), X[order[rows]])

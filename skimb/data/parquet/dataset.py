@@ -280,7 +280,7 @@ class ParquetDataset(LazyRows, Dataset):
         extra = np.asarray(for_now, dtype=np.int64)
         self._hold(extra if keep is None else np.union1d(keep, extra))
         kept = np.zeros(0, np.int64) if keep is None else keep
-        self._kept_after = self.reader.layout.positions(self._file_rows(kept))
+        self._kept_after = np.sort(self.reader.layout.positions(self._file_rows(kept)))
 
     def let_go_for_now(self):
         """Keep only the rows :meth:`hold_rows` held for good (no reads)."""
