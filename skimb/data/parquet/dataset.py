@@ -271,16 +271,14 @@ class ParquetDataset(LazyRows, Dataset):
         ``for_now``: other rows read in the same pass and held until
         :meth:`let_go_for_now` (the scaling sample, which also touches every
         unit: two passes decoded the file twice before the first epoch)."""
-        self._held, self._kept_after = None, None
-        keep = None if rows is None else np.unique(np.asarray(rows, np.int64))
-        if for_now is None:
-            if keep is not None:
-                self._hold(keep)
-            return
-        extra = np.asarray(for_now, dtype=np.int64)
-        self._hold(extra if keep is None else np.union1d(keep, extra))
-        kept = np.zeros(0, np.int64) if keep is None else keep
-        self._kept_after = np.sort(self.reader.layout.positions(self._file_rows(kept)))
+        self._held = self._kept_after = None
+        if for_now is not None:
+            kept = np.unique(np.asarray([] if rows is None else rows, np.int64))
+            rows = np.union1d(kept, np.asarray(for_now, np.int64))
+            stored = self.reader.layout.positions(self._file_rows(kept))
+            self._kept_after = np.sort(stored)
+        if rows is not None:
+            self._hold(np.asarray(rows, dtype=np.int64))
 
     def let_go_for_now(self):
         """Keep only the rows :meth:`hold_rows` held for good (no reads)."""

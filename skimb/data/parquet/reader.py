@@ -80,7 +80,7 @@ class ParquetReader(PerThreadReader):
         slices of one row group together (one lane each)."""
         local = self._handles()
         key = (spec.file, spec.row_groups[0], tuple(columns))
-        kept = getattr(local, "group", None)
+        kept = local.group
         if kept is None or kept[0] != key:
             local.group = None  # let the last one go before decoding the next
             table = handle.read_row_groups(
