@@ -17,7 +17,7 @@ benchmarks/results/parquet.png. Data files are written to benchmarks/results/
 (git-ignored) and reused.
 
     python benchmarks/bench_parquet.py [--rows 200000 1000000 4000000] [--seeds 3]
-        [--rss]
+        [--rss] [--name parquet]
 """
 
 import argparse
@@ -133,6 +133,8 @@ def main(argv=None):
                         default=[200_000, 1_000_000, 4_000_000])  # fmt: skip
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--rss", action="store_true", help="measure peak RSS too")
+    parser.add_argument("--name", default="parquet",
+                        help="results/NAME.md and NAME.png")  # fmt: skip
     args = parser.parse_args(argv)
     X_test, y_test = next(make_rows(50_000, seed=1))
     warm = np.random.default_rng(0).standard_normal((30_000, FEATURES))
@@ -173,11 +175,11 @@ def main(argv=None):
                     grew = f"{(peak - p0) * 2**20 / (rows - r0):.1f} bytes"
                 rss[(rows, name)] = peak
                 say(f"| {rows:,} | {name} | {peak:.0f} MiB | {grew} |")
-    (RESULTS / "parquet.md").write_text(out.getvalue())
-    plot(timed, rss)
+    (RESULTS / f"{args.name}.md").write_text(out.getvalue())
+    plot(timed, rss, args.name)
 
 
-def plot(timed, rss):
+def plot(timed, rss, stem):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -201,7 +203,7 @@ def plot(timed, rss):
     if rss:
         right.legend()
     fig.tight_layout()
-    fig.savefig(RESULTS / "parquet.png", dpi=110)
+    fig.savefig(RESULTS / f"{stem}.png", dpi=110)
 
 
 if __name__ == "__main__":
