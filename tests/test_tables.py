@@ -388,6 +388,41 @@ def test_write_sqlite_writes_a_frames_columns(tmp_path):
     assert not (tmp_path / "u.db").exists()
 
 
+def test_rows_far_apart_are_read_without_the_rows_between(tmp_path):
+    # The scaling sample of a table on disk is whole blocks spread over it: one
+    # query from the first to the last read every row between (at a million rows
+    # most of the table, for a sample of an eighth of it).
+    import re
+
+    from skimb.data import SQLiteDataset, write_sqlite
+
+    frame, y = table(3000)
+    write_sqlite(tmp_path / "t.db", frame, y)
+    ds = SQLiteDataset(tmp_path / "t.db")
+    rows = np.r_[0:256, 2000:2256, 2900, 2902]
+    statements = []
+    ds.reader.connection().set_trace_callback(statements.append)
+    back = ds.read_frame(rows[::-1])
+    ds.reader.connection().set_trace_callback(None)
+    expected = frame.iloc[rows[::-1]].reset_index(drop=True)
+    for name in frame.columns:  # as the table holds them: None or NaN for NULL
+        got, want = back[name].astype(object), expected[name].astype(object)
+        assert (got.isna() == want.isna()).all()
+        assert got[want.notna()].tolist() == want[want.notna()].tolist()
+    spans = [
+        (int(a), int(b))
+        for sql in statements
+        for a, b in re.findall(r"BETWEEN (\d+) AND (\d+)", sql)
+    ]
+    ids = ds._ids_of(rows)
+    # rows 2900 and 2902: one query reads through the row between
+    assert sorted(spans) == [
+        (ids[0], ids[255]),
+        (ids[256], ids[511]),
+        (ids[512], ids[513]),
+    ]
+
+
 def test_a_sqlite_table_fits_as_its_dataframe(tmp_path):
     from skimb.data import SQLiteDataset, write_sqlite
 

@@ -247,13 +247,25 @@ class TableReader(PerThreadReader):
 
 #: Rows (ids) one query of :meth:`TableReader.read_values` spans at most.
 VALUE_READ_ROWS = 65_536
+#: Ids between two wanted ones that one query of :meth:`TableReader.read_values`
+#: reads through rather than start another: a row read and dropped costs about
+#: 3 us, a query about 50 us. A scaling sample of whole blocks spread over the
+#: table then reads its blocks, not every row between them (at a million rows it
+#: read all of them: 2.2 s for a sample of 131,072).
+VALUE_READ_GAP = 16
 
 
 def _id_runs(ids):
     """``(first, last)`` position bounds of runs of the sorted ``ids`` whose id
-    range one query reads: at most ``VALUE_READ_ROWS`` ids apart."""
-    start = 0
-    while start < len(ids):
-        stop = int(np.searchsorted(ids, ids[start] + VALUE_READ_ROWS, side="left"))
-        yield start, max(stop, start + 1)
-        start = max(stop, start + 1)
+    range one query reads: no gap of more than ``VALUE_READ_GAP`` ids inside, and
+    at most ``VALUE_READ_ROWS`` ids apart."""
+    ids = np.asarray(ids)
+    breaks = np.flatnonzero(np.diff(ids) > VALUE_READ_GAP + 1) + 1
+    starts, ends = [0, *breaks.tolist()], [*breaks.tolist(), len(ids)]
+    for start, end in zip(starts, ends, strict=True):
+        while start < end:
+            stop = start + int(
+                np.searchsorted(ids[start:end], ids[start] + VALUE_READ_ROWS)
+            )
+            yield start, max(stop, start + 1)
+            start = max(stop, start + 1)
