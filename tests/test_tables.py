@@ -90,6 +90,22 @@ def test_category_codes_reserve_missing_and_rare():
     assert new[:, 0].tolist() == [RARE_CODE] + [MISSING_CODE] * 3 + [3]
 
 
+def test_rows_as_sqlite_returns_them_encode_as_the_frame():
+    # transform_rows is the read path of a table on disk: tuples with None for
+    # NULL, NaN where a float column is categorical, unseen and empty blocks.
+    frame, y = table(400)
+    encoder = TableEncoder(categorical=["country", "channel", "store"])
+    encoder.fit_transform(frame, y)
+    new = frame.head(6).astype(object)
+    new.loc[0, "country"], new.loc[1, "channel"], new.loc[2, "store"] = "??", None, 99
+    new.loc[3, "age"], new.loc[4, "country"] = None, np.nan
+    rows = [tuple(None if v is pd.NA else v for v in r) for r in new.itertuples(False)]
+    expected = encoder.transform(new.astype({"amount": float, "age": float}))
+    np.testing.assert_array_equal(encoder.transform_rows(rows), expected)
+    assert expected[4, -3] == MISSING_CODE and expected[0, -3] == RARE_CODE
+    assert encoder.transform_rows([]).shape == (0, encoder.layout_.width)
+
+
 def test_int_and_bool_category_columns():
     frame = pd.DataFrame({"code": [7, 7, 9, 9, 7, 9], "flag": [True, False] * 3})
     encoder = TableEncoder(categorical=["code", 1], min_category_rows=1)

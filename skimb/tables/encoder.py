@@ -259,11 +259,14 @@ class TableEncoder:
             return self.transform(
                 pd.DataFrame.from_records(rows, columns=self.columns_)
             )
-        values = np.array(rows, dtype=object).reshape(len(rows), len(self.columns_))
+        # Column by column (zip transposes the tuples in C): half the time of an
+        # object array's columns, on a SQLite block of 256 rows.
+        columns = list(zip(*rows, strict=True)) if len(rows) else []
+        columns = columns or [()] * len(self.columns_)
         positions = {c: j for j, c in enumerate(self.columns_)}
-        numeric = [positions[c] for c in self.numeric_columns_]
-        numbers = np.array(values[:, numeric].tolist(), dtype=np.float64)
-        numbers = numbers.reshape(len(rows), len(numeric))
+        numbers = np.array(
+            [columns[positions[c]] for c in self.numeric_columns_], dtype=np.float64
+        ).T.reshape(len(rows), len(self.numeric_columns_))
         if np.isinf(numbers).any():
             bad = self.numeric_columns_[
                 int(np.flatnonzero(np.isinf(numbers).any(0))[0])
@@ -273,21 +276,22 @@ class TableEncoder:
         for k, (name, lookup) in enumerate(
             zip(self.categorical_columns_, self._lookups(), strict=True)
         ):
-            column = values[:, positions[name]]
+            code = lookup.get  # None (NULL) is in it; NaN (v != v) is not
             codes[:, k] = [
-                MISSING_CODE if v is None or v != v else lookup.get(v, RARE_CODE)
-                for v in column
+                code(v, RARE_CODE) if v == v else MISSING_CODE
+                for v in columns[positions[name]]
             ]
         return self._packed_parts(numbers, np.empty((len(rows), 0)), codes)
 
     def _lookups(self):
-        lookups = self.__dict__.get("_lookup_dicts")
+        lookups = self.__dict__.get("_codes_by_value")
         if lookups is None:
             lookups = [
-                {value: i + 2 for i, value in enumerate(vocabulary)}
+                {None: MISSING_CODE}
+                | {value: i + 2 for i, value in enumerate(vocabulary)}
                 for vocabulary in self.vocabularies_
             ]
-            self._lookup_dicts = lookups
+            self._codes_by_value = lookups
         return lookups
 
     # -- parts ---------------------------------------------------------------
