@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -12,15 +13,13 @@ from ..block_cache import HeldRows
 from ..index import chunk_bounds
 from ..lazy_rows import LazyRows, check_cache_mib
 from . import cache
-from .labels import read_ids_and_labels
-from .reader import TableReader
+from .labels import ids_between, read_ids_and_labels
+from .reader import TableReader, id_runs
 
 # Rows read by key per query: under SQLite's default limit on host parameters per
 # statement (32766 since 3.32), and few enough that the Python object a query
 # returns per row (~3x the row's bytes while decoded) stays a few MiB.
 KEY_READ_ROWS = 4096
-#: Rows per query of the streamed pass that counts categories.
-COUNT_READ_ROWS = 65_536
 
 
 class SQLiteDataset(LazyRows, Dataset):
@@ -179,19 +178,30 @@ class SQLiteDataset(LazyRows, Dataset):
 
     def category_counts(self, rows=None):
         """Per categorical column, a ``pandas.Series`` of how many of these rows
-        (positions; None: all) hold each category, counted in a streamed pass that
-        reads those columns alone."""
+        (positions; None: all) hold each category, counted by SQLite: ``GROUP BY``
+        over the runs of their ids, less the few rows inside a run that were not
+        asked for (the training rows of a split are runs with gaps: about half the
+        time of reading the values and counting them here)."""
         rows = np.arange(len(self)) if rows is None else np.asarray(rows, np.int64)
-        ids = np.sort(self._ids_of(rows))
+        ids = np.unique(self._ids_of(rows))
         names = self.categorical_columns
-        counts = [pd.Series(dtype="int64") for _ in names]
-        for first, last in chunk_bounds(len(ids), size=COUNT_READ_ROWS):
-            values = self.reader.read_values(ids[first:last], names)
-            chunk = pd.DataFrame.from_records(values, columns=names, nrows=len(values))
+        counts = [Counter() for _ in names]
+        all_ids = self._load_ids_and_labels()[0]
+        for first, last in id_runs(ids, span=None):
+            low, high = int(ids[first]), int(ids[last - 1])
             for j, name in enumerate(names):
-                found = chunk[name].value_counts(dropna=True)
-                counts[j] = counts[j].add(found, fill_value=0)
-        return [c.astype("int64") for c in counts]
+                counts[j].update(dict(self.reader.count_values(name, low, high)))
+            left_out = np.setdiff1d(
+                ids_between(all_ids, low, high), ids[first:last], assume_unique=True
+            )
+            for values in self.reader.read_values(left_out, names):
+                for j, value in enumerate(values):
+                    if value is not None:
+                        counts[j][value] -= 1
+        return [
+            pd.Series({v: n for v, n in c.items() if n > 0}, dtype="int64")
+            for c in counts
+        ]
 
     def _ids_of(self, rows):
         positions = rows if self._positions is None else self._positions[rows]

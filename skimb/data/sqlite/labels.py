@@ -175,6 +175,16 @@ class IdRange:
         return np.arange(self.low, self.low + self.n, dtype=dtype or np.int64)
 
 
+def ids_between(ids, low, high):
+    """The ids of the sorted ``ids`` (an array or an :class:`IdRange`) from
+    ``low`` to ``high``."""
+    if isinstance(ids, IdRange):
+        last = ids.low + ids.n - 1
+        return np.arange(max(low, ids.low), min(high, last) + 1, dtype=np.int64)
+    ids = np.asarray(ids)
+    return ids[np.searchsorted(ids, low) : np.searchsorted(ids, high, side="right")]
+
+
 def _all_row_ids(conn, reader, n, low, high):
     """The table's ``n`` row ids in order, lowest ``low`` and highest ``high``: a
     range when there are no gaps (as ``write_sqlite`` writes them), else read."""

@@ -186,7 +186,7 @@ class TableReader(PerThreadReader):
         id_col = quote(schema.id_column)
         select = ", ".join(map(quote, columns))
         rows = []
-        for first, last in _id_runs(wanted_ids):
+        for first, last in id_runs(wanted_ids):
             rows += (
                 self.connection()
                 .execute(
@@ -200,6 +200,20 @@ class TableReader(PerThreadReader):
         keep = np.isin(found, wanted_ids)
         self.check_unchanged(wanted_ids, int(keep.sum()))
         return [r[1:] for r, k in zip(rows, keep, strict=True) if k]
+
+    def count_values(self, column, first_id, last_id):
+        """``(value, count)`` of the values (NULL left out) of ``column`` in the
+        rows with ids from ``first_id`` to ``last_id``, counted by SQLite."""
+        column, id_col = quote(column), quote(self.schema.id_column)
+        return (
+            self.connection()
+            .execute(
+                f"SELECT {column}, COUNT(*) FROM {quote(self.schema.table)} WHERE "
+                f"{id_col} BETWEEN ? AND ? AND {column} IS NOT NULL GROUP BY {column}",
+                (int(first_id), int(last_id)),
+            )
+            .fetchall()
+        )
 
     def check_unchanged(self, wanted_ids, n_found):
         """Raise when a read found fewer rows than the ids it asked for."""
@@ -255,17 +269,18 @@ VALUE_READ_ROWS = 65_536
 VALUE_READ_GAP = 16
 
 
-def _id_runs(ids):
+def id_runs(ids, span=VALUE_READ_ROWS):
     """``(first, last)`` position bounds of runs of the sorted ``ids`` whose id
     range one query reads: no gap of more than ``VALUE_READ_GAP`` ids inside, and
-    at most ``VALUE_READ_ROWS`` ids apart."""
+    less than ``span`` ids apart (None: no bound)."""
     ids = np.asarray(ids)
     breaks = np.flatnonzero(np.diff(ids) > VALUE_READ_GAP + 1) + 1
     starts, ends = [0, *breaks.tolist()], [*breaks.tolist(), len(ids)]
     for start, end in zip(starts, ends, strict=True):
         while start < end:
-            stop = start + int(
-                np.searchsorted(ids[start:end], ids[start] + VALUE_READ_ROWS)
-            )
+            if span is None:
+                stop = end
+            else:
+                stop = start + int(np.searchsorted(ids[start:end], ids[start] + span))
             yield start, max(stop, start + 1)
             start = max(stop, start + 1)
