@@ -79,6 +79,14 @@ SKIMB_VARIANTS = {
         "table__target_encoding_min_levels": 100,
     },
     "skimb_realmlp": {"module": "realmlp"},
+    "skimb_realmlp_small": {"module": "realmlp", "module__hidden_units": (64, 32)},
+    "skimb_realmlp_128": {"module": "realmlp", "module__hidden_units": (128,) * 2},
+    "skimb_realmlp_lite": {
+        "module": "realmlp",
+        "module__hidden_units": (64, 32),
+        "module__n_frequencies": 4,
+        "module__d_embedding": 4,
+    },
 }
 
 
