@@ -64,7 +64,7 @@ SETS = (
     + [f"{name}_combined" for name in COMBINED_COPIES]
 )
 METHODS = [
-    "skimb", "skimb_onehot", "mlp", "mlp_weighted", "smote_mlp", "logreg",
+    "skimb", "skimb_mlp", "skimb_onehot", "mlp", "mlp_weighted", "smote_mlp", "logreg",
     "catboost", "lightgbm", "hgb",
 ]  # fmt: skip
 SKIMB_VARIANTS = {
@@ -78,6 +78,7 @@ SKIMB_VARIANTS = {
         "table__target_encoding": True,
         "table__target_encoding_min_levels": 100,
     },
+    "skimb_mlp": {"module": "mlp"},  # the default network before SmallRealMLP
     "skimb_realmlp": {"module": "realmlp"},
     "skimb_realmlp_small": {"module": "realmlp", "module__hidden_units": (64, 32)},
     "skimb_realmlp_128": {"module": "realmlp", "module__hidden_units": (128,) * 2},

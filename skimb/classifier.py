@@ -48,7 +48,8 @@ class ImbalancedNetClassifier(
     ----------
     module : None, "mlp", "realmlp", "tabm", nn.Module class or instance, \
 default=None
-        The network (:mod:`skimb.modules`; ``None``: ``MLP``), returning logits
+        The network (:mod:`skimb.modules`; ``None``: ``MLP``, or ``SmallRealMLP``
+        for a table with categorical columns), returning logits
         ``(n,)``, or ``(n, k)`` for a module declaring ``ensemble_size = k``
         (:mod:`skimb.modules.ensembles`). A class taking
         ``input_dim`` gets it from ``X``; options via ``module__*``.

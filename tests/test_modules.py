@@ -10,7 +10,7 @@ from sklearn.model_selection import GridSearchCV
 from skorch.callbacks import GradientNormClipping
 
 from skimb import ImbalancedNetClassifier
-from skimb.modules import MLP, RealMLP, TabM, recipe_of, resolve_module
+from skimb.modules import MLP, RealMLP, SmallRealMLP, TabM, recipe_of, resolve_module
 from skimb.prior import corrected_proba
 from tests.conftest import quiet
 
@@ -183,6 +183,8 @@ def test_ensemble_prior_correction_against_a_hand_computation():
 
 def test_resolve_module_passes_the_users_own_through():
     assert resolve_module(None) is MLP
+    assert resolve_module(None, categorical=True) is SmallRealMLP
+    assert resolve_module("realmlp", categorical=True) is RealMLP
     own = torch.nn.Linear(3, 1)
     assert resolve_module(own) is own
     assert isinstance(ImbalancedNetClassifier().get_params()["lr"], str)
@@ -218,3 +220,17 @@ def test_mlp_members_fit_through_the_classifier():
     from sklearn.metrics import average_precision_score
 
     assert average_precision_score(y, proba) > 0.9
+
+
+def test_small_realmlp_is_realmlp_with_the_table_defaults():
+    small = SmallRealMLP(input_dim=3, cardinalities=(5,))
+    same = RealMLP(
+        input_dim=3,
+        hidden_units=(64, 32),
+        d_embedding=4,
+        n_frequencies=4,
+        cardinalities=(5,),
+    )
+    shapes = {k: v.shape for k, v in small.state_dict().items()}
+    assert shapes == {k: v.shape for k, v in same.state_dict().items()}
+    assert SmallRealMLP.recipe is RealMLP.recipe

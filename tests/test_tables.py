@@ -10,7 +10,7 @@ import torch
 
 from skimb import ImbalancedNetClassifier
 from skimb.data.split import light_valid_split
-from skimb.modules import MLP, RealMLP
+from skimb.modules import MLP, RealMLP, SmallRealMLP
 from skimb.modules.tables import TableInputs, embedding_dim
 from skimb.scaling import FeatureScaler
 from skimb.tables import TableEncoder
@@ -263,6 +263,25 @@ def test_string_labels_sample_weight_and_pickle():
     again = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(again.predict_proba(frame), clf.predict_proba(frame))
     assert set(again.predict(frame)) <= {"fraud", "ok"}
+
+
+def test_the_default_network_is_small_realmlp_for_categorical_columns_only():
+    frame, y = table(600)
+    numbers = frame[["amount", "age"]]
+
+    def network(clf):
+        module = clf.module_
+        return type(getattr(module, "module", module))
+
+    fit = {"max_epochs": 2, "bagging": None}
+    assert network(quiet(**fit).fit(frame, y)) is SmallRealMLP
+    assert network(quiet(**fit).fit(numbers, y)) is MLP  # gaps, no categories
+    assert network(quiet(**fit).fit(numbers.to_numpy(), y)) is MLP
+    assert network(quiet(**fit, module="mlp").fit(frame, y)) is MLP
+    clf = quiet(**fit, module__hidden_units=(8,)).fit(frame, y)
+    assert [m.out_features for m in clf.module_.module.net[::3]] == [8, 1]
+    # a refit on numbers after a table builds the numeric default again
+    assert network(clf.fit(numbers.fillna(0).to_numpy(), y)) is MLP
 
 
 def test_arrays_with_missing_values_are_imputed():

@@ -8,7 +8,7 @@ from sklearn.base import clone
 from skorch.history import History
 
 from ..data.split import fold_of_rows
-from ..modules import resolve_module
+from ..modules import network_of
 from ..training.inputs import training_data
 from .callbacks import MemberSelection, out_of_fold_proba
 from .members import EveryRow, MemberRows
@@ -34,7 +34,7 @@ def fit_packed(net, X, y, sample_weight, bags, fold_seed, encoded_by, fit_params
     module, on the stratified folds of ``fold_seed`` (those of the sequential bag),
     and return a :class:`PackedFit`. ``encoded_by``: the bag's table encoder, as a
     sequential bag's networks get it."""
-    keyword = resolve_module(net.module).packed_members
+    keyword = network_of(net).packed_members
     packed = clone(net).set_params(
         bagging=None,
         train_split=EveryRow(),

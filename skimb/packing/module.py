@@ -3,7 +3,7 @@
 import torch
 from skorch.utils import is_dataset
 
-from ..modules import resolve_module
+from ..modules import network_of
 
 
 class PackedBag(torch.nn.Module):
@@ -69,7 +69,7 @@ def packing_refusal(net, X):
     options = net.get_params_for("bagging")
     if options.get("packed", False) is not True:
         return "bagging__packed is not True (the default: one network after another)"
-    module = resolve_module(net.module)
+    module = network_of(net)
     if not isinstance(module, type):
         return "a module instance is trained as given"
     keyword = getattr(module, "packed_members", None)

@@ -12,7 +12,7 @@ from skorch.callbacks import (
 from .._params import check_strategy
 from ..checkpoints import FitCheckpoint
 from ..losses import FocalLoss
-from ..modules import recipe_of, resolve_module
+from ..modules import network_of, recipe_of
 from ..modules.tables import TableInputs, declares_categorical_inputs, one_hot_width
 from ..packing.callbacks import MemberScores, MemberSelection
 from ..progress import epoch_bar
@@ -28,7 +28,7 @@ def module_arguments(net):
     a table with categorical columns: its numeric inputs and the ``cardinalities``
     where the class declares ``categorical_inputs``, else the one-hot width)."""
     kwargs = net.get_params_for("module")
-    module = resolve_module(net.module)
+    module = network_of(net)
     if isinstance(module, type) and "input_dim" not in kwargs:
         if accepts(module, "input_dim"):
             if not hasattr(net, "n_features_in_"):
@@ -72,7 +72,7 @@ def recipe_optimizer(net):
     ``optimizer__*`` options win); None when both are given (skorch's own)."""
     if net.optimizer != "auto" and net.lr != "auto":
         return None
-    recipe = recipe_of(resolve_module(net.module))
+    recipe = recipe_of(network_of(net))
     args, kwargs = net.get_params_for_optimizer(
         "optimizer", net.get_all_learnable_params()
     )
@@ -155,7 +155,7 @@ def skimb_callbacks(net, selects_epoch, packing=None):
             else MemberSelection(packing.n_members, **options)
         )
         callbacks.append(("early_stopping", selection))
-    clip = recipe_of(resolve_module(net.module)).gradient_clip
+    clip = recipe_of(network_of(net)).gradient_clip
     if clip is not None and net.optimizer == "auto":
         callbacks.append(("gradient_clipping", GradientNormClipping(clip)))
     bar = epoch_bar(net)
