@@ -15,6 +15,11 @@ from ..lazy_rows import LazyRows, check_cache_mib
 from .layout import UNIT_ROWS, read_layout
 from .reader import ParquetReader
 
+#: MiB of decoded read units a dataset caches by default: 8 units of 64 float32
+#: columns (1.27x the in-memory fit at 1,000,000 rows against 1.39x at 64 MiB,
+#: ``benchmarks/bench_parquet_cache.py``).
+DEFAULT_CACHE_MIB = 128
+
 
 class ParquetDataset(LazyRows, Dataset):
     """Rows of one Parquet file, or a folder of them, as ``(x, y)`` pairs, read
@@ -52,9 +57,13 @@ class ParquetDataset(LazyRows, Dataset):
         a feature column, the dataset is a table (:attr:`is_table`): a fit learns
         its encoding from streamed passes (:meth:`read_frame`,
         :meth:`category_counts`) and reads it through it (:meth:`encoded_by`).
-    cache_mib : float, default=64
+    cache_mib : float, default=128
         Memory for the block cache of decoded read units (per dataset object and
-        process); ``0`` turns it off (every batch then decodes its units).
+        process); ``0`` turns it off (every batch then decodes its units). Twice
+        SQLite's default: a read unit is 65,536 rows (16 MiB at 64 float32
+        columns), and the block shuffle mixes half as many units at a time as the
+        cache holds (4 at 128 MiB, 2 at 64); chosen by
+        ``benchmarks/bench_parquet_cache.py``.
 
     Attributes
     ----------
@@ -77,7 +86,13 @@ class ParquetDataset(LazyRows, Dataset):
     accepts_index_arrays = True
 
     def __init__(
-        self, path, features=None, label="label", categorical="auto", *, cache_mib=64
+        self,
+        path,
+        features=None,
+        label="label",
+        categorical="auto",
+        *,
+        cache_mib=DEFAULT_CACHE_MIB,
     ):
         self.path = str(path)
         self.features = features
