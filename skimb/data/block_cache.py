@@ -77,7 +77,11 @@ class BlockCache:
         old = self.block_in[slot]
         if old >= 0:
             self.slot_of[old] = -1
-        self.slab[slot, : len(features)] = features
+        into = self.slab[slot, : len(features)]
+        if features.flags.c_contiguous or not features.flags.writeable:
+            into[...] = features
+        else:  # a transposed (column-major) unit: torch's blocked copy is ~2x NumPy's
+            torch.from_numpy(into).copy_(torch.from_numpy(features))
         self.slot_of[block], self.block_in[slot] = slot, block
         self.last_used[slot] = self.tick
 
