@@ -12,6 +12,8 @@ from skorch.callbacks import Callback
 from skimb import ImbalancedNetClassifier
 from skimb.bagging import BaggedModule, FoldSplit
 from skimb.data.split import fold_of_rows
+from skimb.modules import MLP
+from skimb.packing.members import MemberRows
 from skimb.packing.module import PackedBag
 from skimb.seeds import derived_seed
 
@@ -126,6 +128,73 @@ def test_each_member_ends_with_the_weights_of_its_selected_epoch(imbalanced):
         assert len(clf.bag_histories_[j]) >= epoch
     assert clf.best_epoch_ == clf.best_epochs_[-1]
     assert len(clf.history) == max(len(h) for h in clf.bag_histories_)
+
+
+class ComputedMembers(Callback):
+    """How many members each training batch of an epoch computed (1-based epochs)."""
+
+    def initialize(self):
+        self.per_epoch_ = {}
+        return self
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if training:
+            members = net.module_.training_members
+            k = net.module_.members if members is None else len(members)
+            self.per_epoch_.setdefault(len(net.history), set()).add(k)
+
+
+def test_members_whose_patience_ran_out_are_computed_no_more(imbalanced):
+    # Once two of the five members have stopped, training batches compute the
+    # others alone (with one stopped, all five train on: a subset costs as much).
+    X, y = imbalanced
+    computed = ComputedMembers()
+    clf = packed(
+        max_epochs=40,
+        early_stopping__patience=2,
+        lr=0.02,
+        callbacks=[("computed", computed)],
+    ).fit(X, y)
+    lengths = [len(h) for h in clf.bag_histories_]
+    for epoch, counts in computed.per_epoch_.items():
+        # members whose history reaches this epoch had not stopped before it
+        still = sum(n >= epoch for n in lengths)
+        assert counts == {still if still <= 3 else 5}, (epoch, lengths)
+    assert min(min(c) for c in computed.per_epoch_.values()) < 5, lengths
+    assert clf.module_.network.training_members is None  # every member after
+
+
+def test_a_member_left_out_gets_no_gradient_and_the_others_theirs():
+    # The masked loss of the members still trained, computed on them alone, has
+    # the gradients the loss computed on every member has for them; the members
+    # left out get none.
+    torch.manual_seed(0)
+    n, k = 64, 5
+    X = torch.randn(n, 7)
+    folds = np.arange(n) % k
+    rows = MemberRows(folds, k)
+    targets = torch.as_tensor(rows.targets((np.arange(n) % 3 == 0).astype(float)))
+    criterion = torch.nn.BCEWithLogitsLoss(reduction="none")
+    module = MLP(7, members=k)
+
+    def gradients(trained):
+        module.zero_grad()
+        rows.train_only(trained, module)
+        rows.loss(criterion, module(X), targets, training=True).backward()
+        return {name: p.grad.clone() for name, p in module.named_parameters()}
+
+    every = gradients(None)
+    rows.epoch_losses(training=True)  # the sums start again
+    lean = gradients([0, 2, 4])
+    losses = rows.epoch_losses(training=True)  # no loss for the members left out
+    assert np.isnan(losses[1]) and np.isnan(losses[3]) and np.isfinite(losses[0])
+    assert module.training_members.tolist() == [0, 2, 4]
+    for name, grad in lean.items():
+        torch.testing.assert_close(grad[[0, 2, 4]], every[name][[0, 2, 4]])
+        assert torch.count_nonzero(every[name][[1, 3]]) > 0
+        assert torch.count_nonzero(grad[[1, 3]]) == 0
+    rows.train_only([0, 1, 2, 4], module)  # one left out: every member computed
+    assert module.training_members is None and rows._trained is None
 
 
 def test_out_of_fold_predictions_equal_the_sequential_bags_where_both_must_agree(

@@ -62,6 +62,8 @@ class MLP(nn.Module):
         if isinstance(members, bool) or int(members) != members or members < 1:
             raise ValueError(f"members must be an int >= 1, got {members!r}")
         self.members = int(members)
+        # The members a training forward computes (None: all); see train_members.
+        self.training_members = None
 
         def linear(width, units):
             if self.members == 1:
@@ -83,12 +85,37 @@ class MLP(nn.Module):
     def ensemble_size(self):
         return self.members  # (n, members) logits when members > 1
 
+    def train_members(self, members):
+        """Compute only these members (indices) in training forwards, the others'
+        logits 0 with no gradient; ``None``: all. A packed bag stops computing a
+        member once its patience has run out (:mod:`skimb.packing`): on the CPU
+        a step of five members costs about twice one network's, and the last
+        members often train on alone. Evaluation forwards compute every member."""
+        if members is not None and len(members) == self.members:
+            members = None
+        if members is not None:
+            members = torch.as_tensor(
+                members, dtype=torch.long, device=self.net[0].weight.device
+            )
+        self.training_members = members
+
     def forward(self, X, x_cat=None):
         X = with_categories(X, x_cat, self.categories)
         if self.members == 1:
             return self.net(X).squeeze(-1)
-        stacked = X.unsqueeze(0).expand(self.members, *X.shape)  # (k, n, d)
-        return self.net(stacked).squeeze(-1).T  # (n, k)
+        members = self.training_members if self.training else None
+        k = self.members if members is None else len(members)
+        hidden = X.unsqueeze(0).expand(k, *X.shape)  # (k, n, d)
+        for layer in self.net:
+            if isinstance(layer, MemberLinear):
+                hidden = layer(hidden, members)
+            else:
+                hidden = layer(hidden)
+        logits = hidden.squeeze(-1).T  # (n, k)
+        if members is None:
+            return logits
+        every = logits.new_zeros(len(X), self.members)
+        return every.index_copy(1, members, logits)
 
 
 class MemberLinear(nn.Module):
@@ -103,8 +130,13 @@ class MemberLinear(nn.Module):
         nn.init.uniform_(self.weight, -bound, bound)
         nn.init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, X):
-        return torch.baddbmm(self.bias, X, self.weight)
+    def forward(self, X, members=None):
+        """``X``: (k, n, in), or (len(members), n, in) for those members alone."""
+        if members is None:
+            return torch.baddbmm(self.bias, X, self.weight)
+        return torch.baddbmm(
+            self.bias.index_select(0, members), X, self.weight.index_select(0, members)
+        )
 
 
 def check_input_dim(input_dim, cardinalities=()):

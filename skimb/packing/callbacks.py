@@ -98,6 +98,12 @@ def out_of_fold_proba(logits, folds, logit_shifts):
     return corrected_proba(own - np.asarray(logit_shifts)[folds], 0.0)
 
 
+def _member_rows(net):
+    """The :class:`~.members.MemberRows` of the packed fit under way, or None."""
+    plan = net.__dict__.get("_fit_plan")
+    return None if plan is None else plan.packing
+
+
 def _given_weights(net, targets):
     """The rows' weights when ``fit`` was given some (else None: unweighted scores,
     as without sample weights)."""
@@ -187,6 +193,14 @@ class MemberSelection(Callback):
         self.best_weights_ = None
         self.patience_ = resolve_patience(self.patience, net)
 
+    def on_epoch_begin(self, net, **kwargs):
+        # Members whose patience has run out are trained no more (where the module
+        # can leave them out); read from the state, so that a resumed fit does so.
+        rows = _member_rows(net)
+        if rows is not None:
+            still = [j for j, s in enumerate(self.stopped_epochs_) if s is None]
+            rows.train_only(still, net.module_)
+
     def on_epoch_end(self, net, **kwargs):
         epoch = len(net.history)
         lower = lower_is_better(self.monitor, self.lower_is_better)
@@ -237,6 +251,9 @@ class MemberSelection(Callback):
             self.best_weights_[name][j].copy_(value[j])
 
     def on_train_end(self, net, **kwargs):
+        rows = _member_rows(net)
+        if rows is not None:
+            rows.train_only(None, net.module_)  # partial_fit trains every member
         if self.best_weights_ is not None:
             state = net.module_.state_dict()
             for j, epoch in enumerate(self.best_epochs_):
