@@ -120,9 +120,9 @@ SKIMB_VARIANTS = {
     "skimb": {},
     "skimb_no_bagging": {"bagging": None},
     "skimb_bag5": {"bagging": 5},  # bags at any size
-    # packed bags (skimb.packing) against the sequential one (the default), and
-    # other sizes (the runs of docs/defaults.md, made while packing was the
-    # default, name the packed bag "skimb")
+    # packed bags (skimb.packing, the default) against the sequential one, and
+    # other sizes (in the runs of docs/defaults.md made while the sequential bag
+    # was the default, quality_packed among them, "skimb" is the sequential bag)
     "skimb_packed": {"bagging__packed": True},
     "skimb_sequential": {"bagging__packed": False},
     # the packed bag computing every member to the end, as before stopped members

@@ -15,10 +15,9 @@ every fold but ``j`` and selects its epoch on fold ``j``. Then
 
 This is the bagging of AutoGluon's tabular models (Erickson et al., 2020) and the
 ``ensemble=True`` mode of scikit-learn's ``CalibratedClassifierCV``. Fitted one
-after another the ``k`` networks cost ``k`` fits; with ``bagging__packed=True``,
-where the network can be packed (the built-in MLP), they are trained side by side
-as one module in one fit (:mod:`skimb.packing`). Not the default: on the quick
-quality sets its mean AP was 0.010 below the sequential bag's (one standard error).
+after another the ``k`` networks cost ``k`` fits; where the network can be packed
+(the built-in MLP), they are trained side by side as one module in one fit
+(:mod:`skimb.packing`; ``bagging__packed=False`` asks for the sequential fits).
 ``"auto"`` bags up to ``AUTO_MAX_ROWS`` training rows (the quality benchmark's
 measurements are in ``docs/defaults.md``).
 """

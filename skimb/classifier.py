@@ -82,9 +82,9 @@ default=None
         options via ``early_stopping__*``); ``"auto"``: with a validation split.
     bagging : "auto", None, bool or int, default="auto"
         Cross-fit bagging of k networks (:mod:`skimb.bagging`); ``"auto"``: 5 on
-        up to 20,000 rows with the default ``train_split``, fitted one after
-        another; ``bagging__packed=True``: the built-in MLP's bag as one packed
-        module in one fit (:mod:`skimb.packing`).
+        up to 20,000 rows with the default ``train_split``. The built-in MLP's
+        bag trains as one packed module in one fit (:mod:`skimb.packing`);
+        ``bagging__packed=False``: one network after another.
     threshold : float in (0, 1) or "f1", default="f1"
         ``predict``'s threshold; ``"f1"`` tuned on the validation split.
     prior_correction : bool, default=True

@@ -63,12 +63,14 @@ def packing_refusal(net, X):
     that builds ``k`` independent networks side by side with their parameters
     stacked member-first, as ``MLP``'s ``members`` does), the data are in memory,
     the sampler only reorders rows, there is no weight schedule and the criterion
-    is skimb's (BCE or focal), and ``bagging__packed=True`` asks for it (the
-    default is the sequential bag: see ``docs/defaults.md``).
+    is skimb's (BCE or focal), and ``bagging__packed=False`` does not ask for the
+    sequential bag (the packed one is the default since the full quality run:
+    the same mean AP, F1 and log loss at two thirds of the time; see
+    ``docs/defaults.md``).
     """
     options = net.get_params_for("bagging")
-    if options.get("packed", False) is not True:
-        return "bagging__packed is not True (the default: one network after another)"
+    if options.get("packed", True) is False:
+        return "bagging__packed=False"
     module = network_of(net)
     if not isinstance(module, type):
         return "a module instance is trained as given"
