@@ -354,6 +354,8 @@ default="auto"
             yield X, y, fit_plan
         finally:
             self.__dict__.pop("_fit_plan", None)
+            if packing is not None and hasattr(self, "module_"):
+                packing.train_only(None, self.module_)  # whatever ended the fit
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         epochs = self.max_epochs_ if epochs is None else epochs

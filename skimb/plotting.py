@@ -19,8 +19,9 @@ class HistoryDisplay:
     Three panels against the epoch: train and validation losses; validation AP,
     ROC-AUC and F1; the positive weight in force. The selected epoch
     (``best_epoch_``) is marked on each. Build it with :meth:`from_estimator`.
-    After bagging it draws the last network's history (the others are in
-    ``bag_histories_``).
+    After a sequential bag it draws the last network's history, after a packed
+    bag (the default MLP's) the packed fit's, whose validation scores are the
+    out-of-fold ones (each member's are in ``bag_histories_``).
 
     Parameters
     ----------

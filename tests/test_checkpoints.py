@@ -126,6 +126,49 @@ def test_a_bag_resumes_its_finished_networks_and_the_interrupted_one(
     assert trained == sum(len(h) for h in reference.bag_histories_) - 8 - 5
 
 
+class Computed(Callback):
+    """How many members the training batches of each epoch (``len(history)``)
+    compute, over every fit that records (class-level, so that the interrupted and
+    the resumed fit have the same parameters)."""
+
+    per_epoch = {}
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        members = getattr(net.module_, "training_members", None)
+        if training:
+            k = net.module_.members if members is None else len(members)
+            Computed.per_epoch.setdefault(len(net.history), set()).add(k)
+
+
+def test_a_packed_bag_resumed_after_members_stopped_trains_the_others_alone(
+    data, tmp_path, interrupt
+):
+    # The members whose patience ran out before the interruption are still left
+    # out of the resumed fit's steps (read from the restored selection state).
+    params = dict(
+        bagging=5,
+        max_epochs=40,
+        early_stopping__patience=2,
+        lr=0.02,
+        callbacks=[("stop", Interrupt()), ("computed", Computed())],
+    )
+    reference = _net(**params).fit(*data)
+    lengths = sorted(len(h) for h in reference.bag_histories_)
+    at = lengths[1] + 1  # an epoch after the second member stopped
+    assert at < len(reference.history), lengths
+    Computed.per_epoch = {}
+    reference, resumed, trained = _interrupted_then_resumed(
+        data, tmp_path / "ck", at=at, **params
+    )
+    _assert_same_model(reference, resumed, data[0])
+    assert resumed.best_epochs_ == reference.best_epochs_
+    assert trained == len(reference.history) - at
+    # every epoch computed as many members in the uninterrupted fit as in the
+    # interrupted and the resumed one; the resumed one began with fewer than five
+    assert all(len(counts) == 1 for counts in Computed.per_epoch.values())
+    assert max(Computed.per_epoch[at + 1]) < 5, Computed.per_epoch
+
+
 def test_a_packed_bag_resumes_every_members_selection(data, tmp_path, interrupt):
     # one fit, one checkpoint, holding each member's best score, weights and misses
     reference, resumed, trained = _interrupted_then_resumed(

@@ -188,6 +188,14 @@ def test_a_member_left_out_gets_no_gradient_and_the_others_theirs():
     lean = gradients([0, 2, 4])
     losses = rows.epoch_losses(training=True)  # no loss for the members left out
     assert np.isnan(losses[1]) and np.isnan(losses[3]) and np.isfinite(losses[0])
+    # only the members trained are computed in training; every one in evaluation
+    assert torch.count_nonzero(module(X)[:, [1, 3]]) == 0
+    assert torch.count_nonzero(module.eval()(X)[:, [1, 3]]) > 0
+    module.train()
+    # the loss recorded is the mean over the members trained
+    loss = rows.loss(criterion, module(X), targets, training=True)
+    member_losses = rows.epoch_losses(training=True)
+    assert float(loss) == pytest.approx(np.nanmean(member_losses), rel=1e-5)
     assert module.training_members.tolist() == [0, 2, 4]
     for name, grad in lean.items():
         torch.testing.assert_close(grad[[0, 2, 4]], every[name][[0, 2, 4]])

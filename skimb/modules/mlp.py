@@ -24,7 +24,8 @@ class MLP(nn.Module):
     members : int, default=1
         Independent MLPs of this shape trained side by side (a deep ensemble in
         one module, computed with batched matrix products): the output is then
-        (n, members), and the classifier trains each member on every batch and
+        (n, members), and the classifier trains each member on every batch (a
+        packed bag: on the rows of its training folds, until it has stopped) and
         predicts the mean of their prior-corrected probabilities.
     cardinalities : sequence of int, default=()
         One per categorical input: each is embedded
@@ -45,6 +46,9 @@ class MLP(nn.Module):
     # (skimb.packing).
     packed_members = "members"
     categorical_inputs = True  # forward(x_num, x_cat) for tables (modules.tables)
+    # The members a training forward computes (None: all; see train_members). A
+    # class attribute too, so that a model pickled before it existed trains on.
+    training_members = None
 
     def __init__(
         self, input_dim, hidden_units=(64, 32), dropout=0.0, members=1, cardinalities=()
@@ -62,7 +66,6 @@ class MLP(nn.Module):
         if isinstance(members, bool) or int(members) != members or members < 1:
             raise ValueError(f"members must be an int >= 1, got {members!r}")
         self.members = int(members)
-        # The members a training forward computes (None: all); see train_members.
         self.training_members = None
 
         def linear(width, units):
@@ -87,10 +90,13 @@ class MLP(nn.Module):
 
     def train_members(self, members):
         """Compute only these members (indices) in training forwards, the others'
-        logits 0 with no gradient; ``None``: all. A packed bag stops computing a
-        member once its patience has run out (:mod:`skimb.packing`): on the CPU
-        a step of five members costs about twice one network's, and the last
-        members often train on alone. Evaluation forwards compute every member."""
+        logits 0 with no gradient; ``None``: all. A packed bag stops computing
+        members once their patience has run out (:mod:`skimb.packing`): on the
+        CPU a step of five members costs about three times one network's, and
+        the last members often train on alone. Evaluation forwards compute every
+        member. The members left out are not frozen: an optimizer with momentum
+        or weight decay still moves them (a packed bag puts back each member's
+        weights of its selected epoch at the end)."""
         if members is not None and len(members) == self.members:
             members = None
         if members is not None:

@@ -129,9 +129,10 @@ class MemberSelection(Callback):
     Member ``j`` reads its scores in ``history[-1]["members"][j]``
     (:class:`MemberScores`); the rule is BestEpoch's (the smoothed ``monitor``,
     ``min_delta``, the tie on ``tie_monitor``), with a patience of its own. A member
-    whose patience has run out is selected no more (it trains on with the others,
-    at no extra cost, and its selected weights are put back at the end); training
-    ends when every member has stopped. The module must hold its members stacked
+    whose patience has run out is selected no more (its selected weights are put
+    back at the end); once two have stopped, training steps compute the others
+    alone (:meth:`~.members.MemberRows.train_only`); training ends when every
+    member has stopped. The module must hold its members stacked
     on the first dimension of every parameter and buffer (``MLP(members=k)``'s
     layout): member ``j``'s weights are the slices ``[j]``.
 

@@ -75,7 +75,8 @@ class MemberRows:
             self._trained = None
             train_members(None)
             return
-        self._trained = torch.zeros(self.n_members, dtype=torch.bool)
+        device = next(module.parameters()).device
+        self._trained = torch.zeros(self.n_members, dtype=torch.bool, device=device)
         self._trained[list(members)] = True
         train_members(sorted(members))
 
@@ -132,14 +133,20 @@ class MemberRows:
             # Members no longer trained: no loss, and no count of rows. The mean is
             # still over all k members, so a trained member's gradient is what it
             # was with every member computed.
-            used = used & self._trained.to(used.device)
+            used = used & self._trained
         targets = y_true[:, LABEL : LABEL + 1].expand_as(logits)
         per_entry = elementwise_loss(criterion, logits, targets)
         weights = y_true[:, WEIGHT : WEIGHT + 1] * used
         sums = (per_entry * weights).sum(dim=0)
         counts = used.sum(dim=0)
         self._add(training, sums.detach(), counts)
-        return (sums / counts.clamp(min=1)).mean()
+        loss = (sums / counts.clamp(min=1)).mean()
+        if training and self._trained is not None:
+            # The value recorded (the epoch's train_loss) is the mean over the
+            # members trained; the gradient stays that of the mean over k.
+            scale = self.n_members / int(self._trained.sum()) - 1
+            loss = loss + (loss * scale).detach()
+        return loss
 
     def _add(self, training, sums, counts):
         held = self._losses.get(training)
