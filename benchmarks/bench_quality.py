@@ -129,8 +129,7 @@ SKIMB_VARIANTS = {
     # were left out of its training steps: what that saves, in the same run
     "skimb_packed_every_member": {"bagging__packed": True, "module": "every_member"},
     # wider networks in the packed bag (issue #31's stretch: spend saved cost on
-    # quality), for development folds first
-    "skimb_wide": {"module__hidden_units": (128, 64)},
+    # quality), beside skimb_wide (256-256) below
     "skimb_wider": {"module__hidden_units": (256, 128)},
     "skimb_bag3": {"bagging": 3, "bagging__packed": True},
     "skimb_bag8": {"bagging": 8, "bagging__packed": True},
