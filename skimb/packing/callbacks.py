@@ -98,12 +98,6 @@ def out_of_fold_proba(logits, folds, logit_shifts):
     return corrected_proba(own - np.asarray(logit_shifts)[folds], 0.0)
 
 
-def _member_rows(net):
-    """The :class:`~.members.MemberRows` of the packed fit under way, or None."""
-    plan = net.__dict__.get("_fit_plan")
-    return None if plan is None else plan.packing
-
-
 def _given_weights(net, targets):
     """The rows' weights when ``fit`` was given some (else None: unweighted scores,
     as without sample weights)."""
@@ -138,8 +132,9 @@ class MemberSelection(Callback):
 
     Parameters
     ----------
-    n_members : int
-        The members of the packed module.
+    rows : MemberRows
+        The fit's members and folds (as for :class:`MemberScores`); the members
+        it stops are left out of the training steps through it.
     monitor, lower_is_better, patience, smoothing, min_delta, tie_monitor
         As for :class:`~skimb.selection.BestEpoch`.
 
@@ -163,7 +158,7 @@ class MemberSelection(Callback):
 
     def __init__(
         self,
-        n_members,
+        rows,
         monitor="valid_ap",
         lower_is_better=None,
         patience="auto",
@@ -171,7 +166,7 @@ class MemberSelection(Callback):
         min_delta=0.005,
         tie_monitor="valid_loss",
     ):
-        self.n_members = n_members
+        self.rows = rows
         self.monitor = monitor
         self.lower_is_better = lower_is_better
         self.patience = patience
@@ -182,8 +177,8 @@ class MemberSelection(Callback):
     def on_train_begin(self, net, **kwargs):
         if not 0 <= self.smoothing < 1:
             raise ValueError(f"smoothing must be in [0, 1), got {self.smoothing!r}")
-        check_member_layout(net.module_, self.n_members)
-        k = self.n_members
+        check_member_layout(net.module_, self.rows.n_members)
+        k = self.rows.n_members
         self.best_epochs_ = [None] * k
         self.best_scores_ = [math.nan] * k
         self.best_tie_scores_ = [math.nan] * k
@@ -197,10 +192,9 @@ class MemberSelection(Callback):
     def on_epoch_begin(self, net, **kwargs):
         # Members whose patience has run out are trained no more (where the module
         # can leave them out); read from the state, so that a resumed fit does so.
-        rows = _member_rows(net)
-        if rows is not None:
-            still = [j for j, s in enumerate(self.stopped_epochs_) if s is None]
-            rows.train_only(still, net.module_)
+        # (The fit's end trains every member again: ImbalancedNetClassifier._planned.)
+        still = [j for j, s in enumerate(self.stopped_epochs_) if s is None]
+        self.rows.train_only(still, net.module_)
 
     def on_epoch_end(self, net, **kwargs):
         epoch = len(net.history)
@@ -252,9 +246,6 @@ class MemberSelection(Callback):
             self.best_weights_[name][j].copy_(value[j])
 
     def on_train_end(self, net, **kwargs):
-        rows = _member_rows(net)
-        if rows is not None:
-            rows.train_only(None, net.module_)  # partial_fit trains every member
         if self.best_weights_ is not None:
             state = net.module_.state_dict()
             for j, epoch in enumerate(self.best_epochs_):

@@ -152,7 +152,7 @@ def skimb_callbacks(net, selects_epoch, packing=None):
         selection = (
             BestEpoch(**options)
             if packing is None
-            else MemberSelection(packing.n_members, **options)
+            else MemberSelection(packing, **options)
         )
         callbacks.append(("early_stopping", selection))
     clip = recipe_of(network_of(net)).gradient_clip
