@@ -295,6 +295,37 @@ def test_positives_and_the_scaling_sample_are_read_in_one_pass(tmp_path):
     np.testing.assert_allclose(clf.scaler_.scale_, sqlite.scaler_.scale_, rtol=1e-6)
 
 
+def test_the_pass_before_training_decodes_on_pyarrows_threads(tmp_path, monkeypatch):
+    """Before the first epoch nothing else runs, so the units of the pass over
+    the positives and the scaling sample are decoded on pyarrow's pool; during
+    training on the calling thread, where pyarrow's threads would compete with
+    torch's."""
+    rng = np.random.default_rng(0)
+    n = 3 * UNIT_ROWS
+    X = rng.standard_normal((n, 2)).astype(np.float32)
+    y = (X[:, 0] > 2.3).astype(np.int64)
+    ds = ParquetDataset(write(tmp_path / "t.parquet", X, y, row_group_size=UNIT_ROWS))
+    threads, read_row_groups = [], pq.ParquetFile.read_row_groups
+
+    def recorded(self, *args, use_threads=True, **options):  # the real read
+        threads.append(use_threads)
+        return read_row_groups(self, *args, use_threads=use_threads, **options)
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_groups", recorded)
+    before_training = []
+
+    class CountReads(Callback):
+        def on_epoch_begin(self, net, **kwargs):
+            before_training.append(len(threads))
+
+    clf = quiet(max_epochs=2, early_stopping=False, train_split=None,
+                batch_size=4096, callbacks=[CountReads()])  # fmt: skip
+    clf.fit(ds, None)
+    first = before_training[0]
+    assert threads[:first] == [True] * 3
+    assert len(threads) > first and not any(threads[first:])
+
+
 def test_slices_of_a_row_group_read_whole_decode_it_once(tmp_path):
     """A row group a little larger than a read unit (100,000 rows, as a writer
     given 100,000 rows at a time leaves them) is read whole once for both its

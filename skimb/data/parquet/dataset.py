@@ -159,7 +159,7 @@ class ParquetDataset(LazyRows, Dataset):
         counts = [pd.Series(dtype="int64") for _ in names]
         rows = np.arange(len(self)) if rows is None else np.asarray(rows, np.int64)
         for unit, offsets in self._by_unit(self._file_rows(rows)):
-            table = self.reader.read_table(unit, names).take(offsets)
+            table = self.reader.read_table(unit, names, threads=True).take(offsets)
             for j in range(len(names)):
                 found = table.column(j).to_pandas().value_counts(dropna=True)
                 found.index = found.index.astype(object)
@@ -170,7 +170,7 @@ class ParquetDataset(LazyRows, Dataset):
         file_rows = self._file_rows(rows)
         order = np.argsort(file_rows, kind="stable")
         parts = [
-            self.reader.read_table(unit, columns).take(offsets).to_pandas()
+            self.reader.read_table(unit, columns, True).take(offsets).to_pandas()
             for unit, offsets in self._by_unit(file_rows[order])
         ]
         frame = pd.concat(parts, ignore_index=True) if parts else None
@@ -233,7 +233,8 @@ class ParquetDataset(LazyRows, Dataset):
     # -- reading -----------------------------------------------------------------
     def _fetch(self, indices, by_key=False):
         """Features (float32, 2-d) and labels of the rows at these positions
-        (``by_key``: the block cache left out)."""
+        (``by_key``: the block cache left out, for the pass before training, whose
+        units are decoded on pyarrow's threads)."""
         labels = self._all_labels()
         n = len(self)
         if indices.size and (indices.min() < -n or indices.max() >= n):
@@ -256,13 +257,14 @@ class ParquetDataset(LazyRows, Dataset):
             done = 0
             for unit, offsets in self._by_unit(file_rows[order]):
                 here = order[done : done + len(offsets)]
-                X[here] = self.read_block(unit)[offsets]
+                X[here] = self.read_block(unit, threads=by_key)[offsets]
                 done += len(offsets)
         return X, labels[file_rows]
 
-    def read_block(self, unit):
+    def read_block(self, unit, threads=False):
         """Features of read unit ``unit``, decoded whole; the block cache calls it
-        for each unit it reads.
+        for each unit it reads (``threads``: on pyarrow's threads, for passes
+        outside training; see :meth:`ParquetReader.read_table`).
 
         The last unit decoded is kept, per thread: a pass in row order that the
         cache does not keep (a validation split too large to hold, read through
@@ -273,7 +275,7 @@ class ParquetDataset(LazyRows, Dataset):
         last = getattr(local, "last_unit", None)
         if last is not None and last[0] == unit and last[1] is self.reader.encoding:
             return last[2]
-        features = self.reader.read_features(unit)
+        features = self.reader.read_features(unit, threads)
         local.last_unit = (unit, self.reader.encoding, features)
         return features
 
