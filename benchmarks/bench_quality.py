@@ -119,6 +119,10 @@ SKIMB_VARIANTS = {
     },
     "skimb": {},
     "skimb_no_bagging": {"bagging": None},
+    # one network validated on a shuffled stratified fifth (a bag member's split,
+    # FoldSplit) instead of skorch's ValidSplit(5): the first fifth of each class
+    # in row order
+    "skimb_no_bagging_shuffled": {"bagging": None, "valid_split": "shuffled"},
     "skimb_bag5": {"bagging": 5},  # bags at any size
     # packed bags (skimb.packing, the default) against the sequential one, and
     # other sizes (in the runs of docs/defaults.md made while the sequential bag
@@ -254,6 +258,10 @@ def make_method(name, seed):
             from skorch.dataset import ValidSplit
 
             params["train_split"] = ValidSplit(10, stratified=True)
+        if params.pop("valid_split", None) == "shuffled":
+            from skimb.bagging import FoldSplit
+
+            params["train_split"] = FoldSplit(5, 0, seed)
         if params.get("module") == "every_member":
             params["module"] = EveryMemberMLP
         if params.get("optimizer") == "adamw":
