@@ -123,6 +123,9 @@ SKIMB_VARIANTS = {
     # FoldSplit) instead of skorch's ValidSplit(5): the first fifth of each class
     # in row order
     "skimb_no_bagging_shuffled": {"bagging": None, "valid_split": "shuffled"},
+    # the same with one fixed shuffle: the first fold of StratifiedKFold(5,
+    # shuffle=True, random_state=0), the same rows in every fit on the same data
+    "skimb_no_bagging_shuffled_seed0": {"bagging": None, "valid_split": "seed0"},
     "skimb_bag5": {"bagging": 5},  # bags at any size
     # packed bags (skimb.packing, the default) against the sequential one, and
     # other sizes (in the runs of docs/defaults.md made while the sequential bag
@@ -258,10 +261,17 @@ def make_method(name, seed):
             from skorch.dataset import ValidSplit
 
             params["train_split"] = ValidSplit(10, stratified=True)
-        if params.pop("valid_split", None) == "shuffled":
+        valid_split = params.pop("valid_split", None)
+        if valid_split == "shuffled":
             from skimb.bagging import FoldSplit
 
             params["train_split"] = FoldSplit(5, 0, seed)
+        elif valid_split == "seed0":
+            from sklearn.model_selection import StratifiedKFold
+            from skorch.dataset import ValidSplit
+
+            folds = StratifiedKFold(5, shuffle=True, random_state=0)
+            params["train_split"] = ValidSplit(folds, stratified=True)
         if params.get("module") == "every_member":
             params["module"] = EveryMemberMLP
         if params.get("optimizer") == "adamw":
