@@ -162,6 +162,8 @@ SKIMB_VARIANTS = {
     "skimb_select_loss_smooth": {"early_stopping__smoothing": 0.8},
     "skimb_no_patience": {"early_stopping__patience": None},
     # shorter patience than "auto" (max(10, max_epochs_ // 5): 40 at 200 epochs)
+    # each numeric input with its periodic embedding beside it, per member
+    "skimb_periodic": {"module__embeddings": "periodic"},
     "skimb_patience20": {"early_stopping__patience": 20},
     "skimb_patience10": {"early_stopping__patience": 10},
     "skimb_no_selection": {"early_stopping": False},

@@ -234,3 +234,75 @@ def test_small_realmlp_is_realmlp_with_the_table_defaults():
     shapes = {k: v.shape for k, v in small.state_dict().items()}
     assert shapes == {k: v.shape for k, v in same.state_dict().items()}
     assert SmallRealMLP.recipe is RealMLP.recipe
+
+
+def test_member_periodic_embeddings_are_rtdls_member_by_member():
+    """Each member's embedding is rtdl_num_embeddings' PeriodicEmbeddings
+    (lite=False, no activation) given that member's parameters (float64), with
+    the raw inputs first; a subset of members gives those members' rows."""
+    from rtdl_num_embeddings import PeriodicEmbeddings
+
+    from skimb.modules.periodic import MemberPeriodicEmbeddings
+
+    torch.manual_seed(0)
+    k, d, f, e = 3, 5, 4, 2
+    ours = MemberPeriodicEmbeddings(k, d, n_frequencies=f, d_embedding=e).double()
+    X = torch.randn(7, d, dtype=torch.float64) * 3
+    out = ours(X)
+    assert out.shape == (k, 7, d * (1 + e))
+    for j in range(k):
+        reference = PeriodicEmbeddings(
+            d, e, n_frequencies=f, activation=False, lite=False
+        ).double()
+        with torch.no_grad():
+            reference.periodic.weight.copy_(ours.frequencies[j])
+            reference.linear.weight.copy_(ours.weight[j])
+            reference.linear.bias.copy_(ours.bias[j])
+        torch.testing.assert_close(out[j, :, :d], X)
+        torch.testing.assert_close(out[j, :, d:].reshape(7, d, e), reference(X))
+    members = torch.tensor([2, 0])
+    torch.testing.assert_close(ours(X, members), out[members])
+    with pytest.raises(ValueError, match="d_embedding must be an int >= 1, got 0"):
+        MemberPeriodicEmbeddings(2, 3, d_embedding=0)
+
+
+def test_mlp_with_periodic_embeddings_packs_and_fits():
+    """``module__embeddings="periodic"``: one network, and a packed bag whose
+    members each embed with their own parameters (member-first, so that each
+    keeps its selected epoch)."""
+    torch.manual_seed(0)
+    mlp = MLP(input_dim=4, hidden_units=(8,), members=3, embeddings="periodic")
+    X = torch.randn(10, 4)
+    out = mlp(X)
+    assert out.shape == (10, 3)
+    with torch.no_grad():  # a member's embedding moves its logits alone
+        mlp.embeddings.frequencies[1].mul_(3)
+    changed = mlp(X)
+    torch.testing.assert_close(changed[:, [0, 2]], out[:, [0, 2]])
+    assert not torch.allclose(changed[:, 1], out[:, 1])
+    with pytest.raises(ValueError, match="embeddings must be None or 'periodic'"):
+        MLP(input_dim=4, embeddings="plr")
+    X, y = _separable(600)
+    from sklearn.metrics import average_precision_score
+
+    one = quiet(module__embeddings="periodic", max_epochs=20).fit(X, y)
+    assert one.module_.embeddings is not None
+    assert average_precision_score(y, one.predict_proba(X)[:, 1]) > 0.9
+    bag = quiet(module__embeddings="periodic", bagging=3, max_epochs=10).fit(X, y)
+    packed = pickle.loads(pickle.dumps(bag))
+    np.testing.assert_allclose(packed.predict_proba(X), bag.predict_proba(X))
+    assert average_precision_score(y, bag.predict_proba(X)[:, 1]) > 0.9
+
+
+def test_mlp_with_periodic_embeddings_takes_a_table():
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({
+        "x": rng.normal(size=400),
+        "c": pd.Categorical(rng.choice(["a", "b", "c"], 400)),
+    })  # fmt: skip
+    y = ((frame["x"] > 1) | (frame["c"] == "a") & (rng.random(400) < 0.2)).to_numpy()
+    clf = quiet(module="mlp", module__embeddings="periodic", max_epochs=5)
+    proba = clf.fit(frame, y.astype(int)).predict_proba(frame)
+    assert proba.shape == (400, 2) and np.isfinite(proba).all()
