@@ -63,7 +63,6 @@ class MemberPeriodicEmbeddings(nn.Module):
         bound = (2 * f) ** -0.5  # nn.Linear's initialisation, per feature
         self.weight = nn.Parameter(torch.empty(k, d, 2 * f, e).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.empty(k, d, e).uniform_(-bound, bound))
-        self.width = d * (1 + e)
 
     def forward(self, X, members=None):
         """``X``: (n, d); ``members``: indices of the members to compute (None:

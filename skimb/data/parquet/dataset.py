@@ -170,7 +170,9 @@ class ParquetDataset(LazyRows, Dataset):
         file_rows = self._file_rows(rows)
         order = np.argsort(file_rows, kind="stable")
         parts = [
-            self.reader.read_table(unit, columns, True).take(offsets).to_pandas()
+            self.reader.read_table(unit, columns, threads=True)
+            .take(offsets)
+            .to_pandas()
             for unit, offsets in self._by_unit(file_rows[order])
         ]
         frame = pd.concat(parts, ignore_index=True) if parts else None
