@@ -2,7 +2,8 @@
 
 The same rows (64 float32 features, 1% positives) in memory, in a SQLite table
 (``write_sqlite``) and in Parquet files written by pyarrow with its defaults
-(row groups of up to 1,048,576 rows) and with row groups of 65,536 rows. In one
+(row groups of up to 1,048,576 rows) and with row groups of 65,536 rows, each
+also as a writer appending 100,000 rows at a time leaves it (``LAYOUTS``). In one
 run, for each size:
 
 1. the time of a default fit (``max_epochs=3``, so every side does the same work)
@@ -41,8 +42,16 @@ RESULTS = Path(__file__).parent / "results"
 FEATURES = 64
 EPOCHS = 3
 CHUNK = 100_000
-LAYOUTS = {"parquet, pyarrow defaults": {}, "parquet, 64k row groups": {
-    "row_group_size": 65_536}}  # fmt: skip
+# name: (row_group_size, rows handed to each write_table call). pyarrow's
+# defaults write a row group of up to 1,048,576 rows per call; a writer that
+# appends 100,000 rows at a time (as one writing chunk by chunk does) gets row
+# groups of 100,000 rows, or of 65,536 and 34,464 with row_group_size=65,536.
+LAYOUTS = {
+    "parquet, pyarrow defaults": (None, 2**20),
+    "parquet, 64k row groups": (65_536, 65_536),
+    "parquet, 100k appends": (None, CHUNK),
+    "parquet, 64k row groups, 100k appends": (65_536, CHUNK),
+}
 
 
 def make_rows(rows, seed):
@@ -61,19 +70,35 @@ def make_files(rows):
     if not db.exists():
         write_sqlite(db, make_rows(rows, 0))
     paths = {}
-    for name, options in LAYOUTS.items():
-        tag = "default" if not options else f"rg{options['row_group_size']}"
+    for name, (group_rows, append_rows) in LAYOUTS.items():
+        tag = "default" if group_rows is None else f"rg{group_rows}"
+        if append_rows != CHUNK:
+            tag += f"_appends{append_rows}"
         path = RESULTS / f"bench_parquet_{rows}_{tag}.parquet"
         if not path.exists():
-            writer = None
-            for X, y in make_rows(rows, 0):
-                columns = {f"f{j}": X[:, j] for j in range(FEATURES)}
-                table = pa.table({**columns, "label": y.astype(np.int8)})
-                writer = writer or pq.ParquetWriter(path, table.schema)
-                writer.write_table(table, **options)
-            writer.close()
+            write_parquet(path, make_rows(rows, 0), group_rows, append_rows)
         paths[name] = path
     return db, paths
+
+
+def write_parquet(path, chunks, group_rows, append_rows):
+    """The rows as one Parquet file, ``append_rows`` rows per ``write_table`` call
+    (row groups of ``group_rows`` rows at most; None: pyarrow's default)."""
+    writer, pending = None, []
+    options = {} if group_rows is None else {"row_group_size": group_rows}
+    for X, y in chunks:
+        columns = {f"f{j}": X[:, j] for j in range(FEATURES)}
+        pending.append(pa.table({**columns, "label": y.astype(np.int8)}))
+        table = pa.concat_tables(pending)
+        while table.num_rows >= append_rows:
+            writer = writer or pq.ParquetWriter(path, table.schema)
+            writer.write_table(table.slice(0, append_rows), **options)
+            table = table.slice(append_rows)
+        pending = [table] if table.num_rows else []
+    if pending:
+        writer = writer or pq.ParquetWriter(path, pending[0].schema)
+        writer.write_table(pa.concat_tables(pending), **options)
+    writer.close()
 
 
 def fit(X, y, seed):

@@ -358,3 +358,63 @@ def test_rows_held_for_now_are_let_go_and_the_rest_kept(folder, data):
     np.testing.assert_array_equal(held.features, X[np.sort(order[keep])])
     rows = np.arange(0, 1200, 7)
     np.testing.assert_array_equal(view.__getitems__(rows)[0].numpy(), X[order[rows]])
+
+
+def test_a_unit_is_decoded_straight_into_its_cache_slot(tmp_path, monkeypatch):
+    """The block cache hands its slot to the reader, which writes the unit's rows
+    there (one copy from Arrow's columns, no array between), with float64 and
+    integer columns converted and a short last unit filling the slot's start."""
+    from skimb.data.parquet.reader import ParquetReader
+
+    rng = np.random.default_rng(0)
+    n = UNIT_ROWS + 1000
+    X = rng.standard_normal((n, 3))
+    table = pa.table({"a": X[:, 0].astype(np.float32), "b": X[:, 1],
+                      "c": np.arange(n), "label": np.zeros(n, np.int64)})  # fmt: skip
+    pq.write_table(table, tmp_path / "u.parquet", row_group_size=UNIT_ROWS)
+    ds = ParquetDataset(tmp_path / "u.parquet")
+    targets, read_features = [], ParquetReader.read_features
+
+    def recorded(self, unit, threads=False, into=None, offsets=None):
+        targets.append(into)
+        return read_features(self, unit, threads, into, offsets)
+
+    monkeypatch.setattr(ParquetReader, "read_features", recorded)
+    rows = np.arange(n)[::-1]  # both units, in any order
+    X_read, _ = ds.__getitems__(rows)
+    expected = np.stack([X[:, 0].astype(np.float32), X[:, 1].astype(np.float32),
+                         np.arange(n, dtype=np.float32)], axis=1)  # fmt: skip
+    np.testing.assert_array_equal(X_read.numpy(), expected[rows])
+    cache = ds.block_cache
+    assert len(targets) == 2 and all(t is not None for t in targets)
+    written = {
+        slot
+        for into in targets
+        for slot in range(cache.capacity)
+        if np.shares_memory(into, cache.slab[slot])
+    }
+    assert written == {cache.slot_of[0], cache.slot_of[1]} and len(written) == 2
+    slot = cache.slot_of[1]
+    np.testing.assert_array_equal(cache.slab[slot, :1000], expected[UNIT_ROWS:])
+
+
+def test_a_failed_read_into_a_slot_leaves_it_empty(tmp_path):
+    """A read that fails after writing part of a slot leaves neither the block it
+    was read for nor the one it pushed out marked as cached."""
+    from skimb.data.block_cache import BlockCache
+
+    cache = BlockCache(4, 1, 2, block_rows=8, dense_rows=1, reads_into_slots=True)
+
+    def read_block(block, into):
+        into[:] = block
+        if block == 2:
+            raise OSError("the disk went away")
+
+    X = np.empty((3, 2), np.float32)
+    assert len(cache.fill(np.array([1, 2, 3]), X, read_block)) == 0
+    np.testing.assert_array_equal(X, 0.0)
+    with pytest.raises(OSError, match="disk"):
+        cache.fill(np.array([16, 17]), X[:2], read_block)
+    assert np.all(cache.slot_of == -1) and np.all(cache.block_in == -1)
+    assert len(cache.fill(np.array([9]), X[:1], read_block)) == 0
+    np.testing.assert_array_equal(X[0], 1.0)

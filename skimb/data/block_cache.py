@@ -38,7 +38,10 @@ class BlockCache:
     position in storage order: a table's primary-key order). ``block_rows`` is a
     power of two: ``BLOCK_ROWS`` for a SQLite table, a read unit of a Parquet file.
     A block is read whole when a batch asks for at least ``dense_rows`` of its
-    rows (``DENSE_ROWS``; 1 where rows cannot be read one by one). Everything is a
+    rows (``DENSE_ROWS``; 1 where rows cannot be read one by one);
+    ``reads_into_slots``: the reader decodes a block straight into its slot
+    (``read_block(block, into=...)``, a Parquet read unit), not into an array the
+    cache then copies. Everything is a
     NumPy array indexed by block or slot, so a batch is served with a few
     vectorised operations whatever its number of blocks. Threads (e.g. joblib's
     threading backend) share it through ``lock``; a forked process makes its own
@@ -53,9 +56,16 @@ class BlockCache:
     """
 
     def __init__(
-        self, n_blocks, capacity, n_features, block_rows=BLOCK_ROWS, dense_rows=None
+        self,
+        n_blocks,
+        capacity,
+        n_features,
+        block_rows=BLOCK_ROWS,
+        dense_rows=None,
+        reads_into_slots=False,
     ):
         self.capacity = capacity
+        self.reads_into_slots = reads_into_slots
         self.block_rows = block_rows
         self.block_bits = block_rows.bit_length() - 1
         self.dense_rows = DENSE_ROWS if dense_rows is None else dense_rows
@@ -63,9 +73,9 @@ class BlockCache:
         # not NumPy: NumPy asks for transparent huge pages on arrays over 4 MiB, and
         # where the kernel compacts memory to make them (THP defrag "madvise"), the
         # first store into each slot takes several times longer.
-        self.slab = torch.empty(
-            (capacity, block_rows, n_features), dtype=torch.float32
-        ).numpy()
+        slab = torch.empty((capacity, block_rows, n_features), dtype=torch.float32)
+        self.slab = slab.numpy()
+        self.slab_rows = slab.view(-1, n_features)  # the slab as rows, for gathers
         self.slot_of = np.full(n_blocks, -1, dtype=np.int32)  # block -> slot
         self.block_in = np.full(capacity, -1, dtype=np.int64)  # slot -> block
         self.last_used = np.zeros(capacity, dtype=np.int64)  # batch count
@@ -73,15 +83,19 @@ class BlockCache:
         self.lock = threading.Lock()
         self.pid = os.getpid()
 
-    def store(self, block, slot, features):
+    def store(self, block, slot, read_block):
+        """Read ``block`` into ``slot``: ``read_block(block, into=slot's rows)``
+        with ``reads_into_slots`` (decoded straight into the slab, no second
+        copy), else ``read_block(block)`` copied in."""
         old = self.block_in[slot]
         if old >= 0:
             self.slot_of[old] = -1
-        into = self.slab[slot, : len(features)]
-        if features.flags.c_contiguous or not features.flags.writeable:
-            into[...] = features
-        else:  # a transposed (column-major) unit: torch's blocked copy is ~2x NumPy's
-            torch.from_numpy(into).copy_(torch.from_numpy(features))
+            self.block_in[slot] = -1  # a failed read leaves the slot empty
+        if self.reads_into_slots:
+            read_block(block, into=self.slab[slot])
+        else:
+            features = read_block(block)
+            self.slab[slot, : len(features)] = features
         self.slot_of[block], self.block_in[slot] = slot, block
         self.last_used[slot] = self.tick
 
@@ -131,17 +145,18 @@ class BlockCache:
                 for block, slot in zip(
                     to_read.tolist(), free[: len(to_read)].tolist(), strict=True
                 ):
-                    self.store(block, slot, read_block(block))
+                    self.store(block, slot, read_block)
                 slot_per_row = self.slot_of[blocks]
                 cached = slot_per_row >= 0
         # One gather for the whole batch: a row whose block is not cached has slot
         # -1, which indexes the slab's last block (a wrong row, overwritten below or
         # by the caller).
-        np.take(
-            self.slab.reshape(-1, X.shape[1]),
-            self._slab_rows(slot_per_row, positions),
-            axis=0,
-            out=X,
+        rows = self._slab_rows(slot_per_row, positions)
+        if not all_cached:
+            rows[rows < 0] += len(self.slab_rows)  # index_select takes none below 0
+        # torch's index_select: 12 us a batch of 520 rows, against 19 for np.take.
+        torch.index_select(
+            self.slab_rows, 0, torch.from_numpy(rows), out=torch.from_numpy(X)
         )
         if filled is not None:
             cached = cached | fill_passing(

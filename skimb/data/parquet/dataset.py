@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from torch.utils.data import Dataset
 
 from .. import block_cache
@@ -244,7 +245,10 @@ class ParquetDataset(LazyRows, Dataset):
         indices = np.where(indices < 0, indices + n, indices)
         file_rows = self._file_rows(indices)
         positions = self.reader.layout.positions(file_rows)
-        X = np.empty((len(positions), self.n_features), dtype=np.float32)
+        # Allocated by torch, as the block cache's slab (NumPy asks for huge pages
+        # for large arrays: the pass before training fills ~35 MB at 1M rows).
+        X = torch.empty((len(positions), self.n_features), dtype=torch.float32)
+        X = X.numpy()
         held = None if self._held is None else self._held.holds(positions)
         cache = None if by_key else self._block_cache()
         if cache is None:
@@ -259,14 +263,22 @@ class ParquetDataset(LazyRows, Dataset):
             done = 0
             for unit, offsets in self._by_unit(file_rows[order]):
                 here = order[done : done + len(offsets)]
-                X[here] = self.read_block(unit, threads=by_key)[offsets]
+                if by_key:  # a few rows of each unit, once: those rows converted
+                    rows = self.reader.read_features(unit, True, offsets=offsets)
+                    if here[-1] - here[0] + 1 == len(here):  # rows asked in order
+                        X[here[0] : here[-1] + 1] = rows
+                    else:
+                        X[here] = rows
+                else:
+                    X[here] = self.read_block(unit)[offsets]
                 done += len(offsets)
         return X, labels[file_rows]
 
-    def read_block(self, unit, threads=False):
+    def read_block(self, unit, threads=False, into=None):
         """Features of read unit ``unit``, decoded whole; the block cache calls it
-        for each unit it reads (``threads``: on pyarrow's threads, for passes
-        outside training; see :meth:`ParquetReader.read_table`).
+        for each unit it reads, with its slot as ``into`` (decoded straight into
+        it). ``threads``: on pyarrow's threads, for passes outside training; see
+        :meth:`ParquetReader.read_table`.
 
         The last unit decoded is kept, per thread: a pass in row order that the
         cache does not keep (a validation split too large to hold, read through
@@ -274,6 +286,9 @@ class ParquetDataset(LazyRows, Dataset):
         unit once, not once for every batch that falls in it (a unit spans a
         hundred batches; at 4 million rows this was most of a fit's time)."""
         local = self.reader.local
+        if into is not None:  # the cache keeps it: nothing to keep here
+            local.last_unit = None
+            return self.reader.read_features(unit, threads, into)
         last = getattr(local, "last_unit", None)
         if last is not None and last[0] == unit and last[1] is self.reader.encoding:
             return last[2]
@@ -291,13 +306,15 @@ class ParquetDataset(LazyRows, Dataset):
         :meth:`let_go_for_now` (the scaling sample, which also touches every
         unit: two passes decoded the file twice before the first epoch)."""
         self._held = self._kept_after = None
+        if rows is not None:
+            rows = np.unique(np.asarray(rows, dtype=np.int64))
         if for_now is not None:
-            kept = np.unique(np.asarray([] if rows is None else rows, np.int64))
+            kept = np.asarray([] if rows is None else rows, np.int64)
             rows = np.union1d(kept, np.asarray(for_now, np.int64))
             stored = self.reader.layout.positions(self._file_rows(kept))
             self._kept_after = np.sort(stored)
         if rows is not None:
-            self._hold(np.asarray(rows, dtype=np.int64))
+            self._hold(rows)
 
     def let_go_for_now(self):
         """Keep only the rows :meth:`hold_rows` held for good (no reads)."""
@@ -307,7 +324,7 @@ class ParquetDataset(LazyRows, Dataset):
             self._kept_after = None
 
     def _hold(self, rows):
-        rows = np.unique(rows)
+        """Hold these rows (unique, ascending)."""
         features = self._fetch(rows, by_key=True)[0]
         positions = self.reader.layout.positions(self._file_rows(rows))
         if np.any(positions[1:] < positions[:-1]):
@@ -349,6 +366,7 @@ class ParquetDataset(LazyRows, Dataset):
                     self.n_features,
                     block_rows=UNIT_ROWS,
                     dense_rows=1,  # no reads by row: a unit is read whole
+                    reads_into_slots=True,
                 )
         return self._cache
 
