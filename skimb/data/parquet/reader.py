@@ -61,11 +61,11 @@ class ParquetReader(PerThreadReader):
     def read_table(self, unit, columns, threads=False):
         """The ``columns`` of read unit ``unit`` as a pyarrow Table.
 
-        Decoded on this thread unless ``threads``: during training, pyarrow's own
-        threads would compete with torch's for the same cores (a unit of 64
-        columns decoded in 12 ms on one thread, 15 ms on pyarrow's pool, on 2
-        cores). ``threads``: on pyarrow's pool, for the passes before training,
-        when nothing else runs (8.5 -> 5.0 ms a unit on 2 cores)."""
+        Decoded on this thread unless ``threads``: on pyarrow's pool, for the
+        passes before training, when nothing else runs (8.5 -> 5.0 ms a unit on 2
+        cores). During training the pool decoded faster too, but the fit was not
+        measurably faster (docs/parquet.md#speed-and-memory), and its threads
+        would compete with torch's and with other workers' for the cores."""
         self.units_read += 1
         spec = self.layout.units[unit]
         handle = self._file(spec.file)
