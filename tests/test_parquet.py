@@ -418,3 +418,18 @@ def test_a_failed_read_into_a_slot_leaves_it_empty(tmp_path):
     assert np.all(cache.slot_of == -1) and np.all(cache.block_in == -1)
     assert len(cache.fill(np.array([9]), X[:1], read_block)) == 0
     np.testing.assert_array_equal(X[0], 1.0)
+
+
+def test_the_pass_before_training_reads_rows_asked_out_of_file_order(folder, data):
+    """Rows of a view asked in another order than the files hold them (a
+    shuffled view, rows swapped within a run) come back in the order asked."""
+    X, _ = data
+    perm = np.random.default_rng(3).permutation(len(X))
+    view = ParquetDataset(folder)[perm]
+    asked = np.array([0, 2, 1, 3, 10, 12, 11, 13])
+    view_file_rows = perm[asked]
+    features, _ = view._fetch(asked, by_key=True)
+    np.testing.assert_array_equal(features, X[view_file_rows].astype(np.float32))
+    swapped = ParquetDataset(folder)
+    rows = np.array([5, 7, 6, 8])  # X's rows 1 and 2 swapped in file order
+    np.testing.assert_array_equal(swapped._fetch(rows, by_key=True)[0], X[rows])

@@ -260,13 +260,14 @@ class ParquetDataset(LazyRows, Dataset):
             self._held.fill(positions, X, held)
         if len(rest):  # units the cache could not keep: read, not kept
             order = rest[np.argsort(file_rows[rest], kind="stable")]
+            in_order = not np.any(order[1:] <= order[:-1])  # X's rows in file order
             done = 0
             for unit, offsets in self._by_unit(file_rows[order]):
                 here = order[done : done + len(offsets)]
                 if by_key:  # a few rows of each unit, once: those rows converted
                     rows = self.reader.read_features(unit, True, offsets=offsets)
-                    if here[-1] - here[0] + 1 == len(here):  # rows asked in order
-                        X[here[0] : here[-1] + 1] = rows
+                    if in_order and here[-1] - here[0] + 1 == len(here):
+                        X[here[0] : here[-1] + 1] = rows  # a run: no scatter
                     else:
                         X[here] = rows
                 else:
